@@ -1,0 +1,21 @@
+package store
+
+import "errors"
+
+// These errors can occur when opening a store.
+var (
+	// ErrLocked means another process (probably another edged) holds the file lock.
+	ErrLocked = errors.New("database file is locked")
+	// ErrInvalidOptions means an Options field is out of range.
+	ErrInvalidOptions = errors.New("invalid store options")
+)
+
+// These errors can occur on reads and writes.
+var (
+	// ErrNotFound means the key (state, fix) does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrInvalidFix means a fix given to Commit lacks an ID or time, or is too large.
+	ErrInvalidFix = errors.New("invalid fix")
+	// ErrInvalidArgument means a key, limit or TTL is out of range.
+	ErrInvalidArgument = errors.New("invalid argument")
+)
