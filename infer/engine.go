@@ -1,0 +1,152 @@
+package infer
+
+import (
+	"context"
+	"errors"
+	"hash/fnv"
+	"math"
+	"sync/atomic"
+)
+
+// Engine routes windows to the active model, or splits them between a champion and a
+// challenger, and swaps models atomically: a window runs wholly on the model that was active
+// when it started, and a swapped-out model is closed only after its last window finished.
+type Engine struct {
+	cur atomic.Pointer[routing]
+}
+
+type routing struct {
+	champion   *Model
+	challenger *Model
+	split      float64
+	shadow     bool
+}
+
+// Job is one window to run.
+type Job struct {
+	// ID decides A/B routing, so the same window always goes to the same model.
+	ID       string
+	Features []float32
+}
+
+// Result is a job's answer. Err wraps ErrNonFinite for a window whose output was not finite.
+type Result struct {
+	Estimate
+	Model *Model
+	Err   error
+	// Shadow is the challenger's answer in shadow mode (measured, never published).
+	Shadow *Result
+}
+
+// NewEngine starts with m active.
+func NewEngine(m *Model) *Engine {
+	e := &Engine{}
+	e.cur.Store(&routing{champion: m})
+	return e
+}
+
+// Active returns the champion.
+func (e *Engine) Active() *Model { return e.cur.Load().champion }
+
+// Challenger returns the challenger, its share of windows and whether it runs in shadow.
+func (e *Engine) Challenger() (m *Model, split float64, shadow bool) {
+	r := e.cur.Load()
+	return r.challenger, r.split, r.shadow
+}
+
+// Swap makes m the champion, ends any A/B test, and closes the models no longer used once
+// their in-flight windows are done. It returns without waiting for that.
+func (e *Engine) Swap(m *Model) {
+	old := e.cur.Swap(&routing{champion: m})
+	for _, o := range []*Model{old.champion, old.challenger} {
+		if o != nil && o != m {
+			go o.Close() // Close blocks until the model's last Predict returns.
+		}
+	}
+}
+
+// SetChallenger starts an A/B test: a split fraction of windows (chosen from their IDs) goes
+// to m, or, in shadow mode, every window also runs on m and only the champion's answer is
+// used. A nil m ends the test.
+func (e *Engine) SetChallenger(m *Model, split float64, shadow bool) {
+	for {
+		old := e.cur.Load()
+		next := &routing{champion: old.champion, challenger: m, split: math.Max(0, math.Min(1, split)), shadow: shadow}
+		if m == nil {
+			next.split, next.shadow = 0, false
+		}
+		if e.cur.CompareAndSwap(old, next) {
+			if old.challenger != nil && old.challenger != m && old.challenger != old.champion {
+				go old.challenger.Close()
+			}
+			return
+		}
+	}
+}
+
+// RouteFraction maps a window ID to [0,1) deterministically; IDs below the split go to the
+// challenger.
+func RouteFraction(id string) float64 {
+	h := fnv.New64a()
+	h.Write([]byte(id))
+	return float64(h.Sum64()>>11) / (1 << 53)
+}
+
+// Predict runs every job and returns one result per job, in order.
+func (e *Engine) Predict(ctx context.Context, jobs []Job) ([]Result, error) {
+	for {
+		res, err := e.predict(ctx, e.cur.Load(), jobs)
+		if errors.Is(err, ErrNoModel) {
+			// The routing we read was swapped out and closed under us: read it again. The
+			// new routing is stored before the old models close, so this terminates.
+			continue
+		}
+		return res, err
+	}
+}
+
+func (e *Engine) predict(ctx context.Context, r *routing, jobs []Job) ([]Result, error) {
+	if r.champion == nil {
+		return nil, ErrNoModel
+	}
+	res := make([]Result, len(jobs))
+	var champ, chall []int
+	for i, j := range jobs {
+		if r.challenger != nil && !r.shadow && RouteFraction(j.ID) < r.split {
+			chall = append(chall, i)
+		} else {
+			champ = append(champ, i)
+		}
+	}
+	run := func(m *Model, idx []int, into func(i int, r Result)) error {
+		if len(idx) == 0 {
+			return nil
+		}
+		feats := make([][]float32, len(idx))
+		for k, i := range idx {
+			feats[k] = jobs[i].Features
+		}
+		est, errs, err := m.Predict(ctx, feats)
+		if err != nil {
+			return err
+		}
+		for k, i := range idx {
+			into(i, Result{Estimate: est[k], Model: m, Err: errs[k]})
+		}
+		return nil
+	}
+	set := func(i int, x Result) { res[i] = x }
+	if err := run(r.champion, champ, set); err != nil {
+		return nil, err
+	}
+	if err := run(r.challenger, chall, set); err != nil {
+		return nil, err
+	}
+	if r.challenger != nil && r.shadow {
+		err := run(r.challenger, champ, func(i int, x Result) { res[i].Shadow = &x })
+		if err != nil && !errors.Is(err, ErrNoModel) {
+			return nil, err
+		}
+	}
+	return res, nil
+}

@@ -1,0 +1,339 @@
+// Package pipeline runs one IQ stream through every stage, the same way for a replayed file
+// and a live radio:
+//
+//	capture.Source ─► read ─► features ─► infer ─► sink ─► store.Commit ─► uplink.Notify
+//	                 (windows) (dsp + gate) (ONNX)  (fix JSON)             └► Output (stdout)
+//
+// Stages are goroutines joined by channels, built sink-first and stopped source-first: only
+// the reader watches ctx; every other stage ends when its input channel closes, after
+// finishing what it holds. So a cancelled run loses no window that was read.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/heimdall/edged/capture"
+	"github.com/heimdall/edged/dsp"
+	"github.com/heimdall/edged/infer"
+	"github.com/heimdall/edged/store"
+)
+
+// Config is what a run needs beyond its source and model.
+type Config struct {
+	ReceiverID string
+	// GateSNRDB is the signal gate: windows measuring less give no fix.
+	GateSNRDB float64
+	Fix       infer.FixOptions
+	// FeaturesOut, when set, receives every window's model input as <sample_offset>.npy.
+	FeaturesOut string
+	// Output, when set, receives every committed fix as one line of JSON.
+	Output io.Writer
+}
+
+// Committer stores fixes durably before they are published.
+type Committer interface {
+	Commit(fixes ...store.Fix) ([]store.Fix, error)
+}
+
+// Pipeline is one configured run. Build it with New, then call Run once.
+type Pipeline struct {
+	cfg    Config
+	src    capture.Source
+	engine *infer.Engine
+	db     Committer // may be nil
+	notify func()    // called after each commit; may be nil
+	log    *slog.Logger
+	m      *Metrics
+
+	params   dsp.Params
+	advanced atomic.Int64 // unix nanoseconds of the last window through the features stage
+	stats    Stats
+}
+
+// Stats counts what a run did.
+type Stats struct {
+	Windows, Gated, Fixes, InferErrors atomic.Uint64
+}
+
+// New checks that the source can feed the engine's active model. db, notify and m may be nil.
+func New(cfg Config, src capture.Source, engine *infer.Engine, db Committer, notify func(), m *Metrics, log *slog.Logger) (*Pipeline, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	active := engine.Active()
+	if active == nil {
+		return nil, infer.ErrNoModel
+	}
+	if src.Info().SampleRateHz <= 0 {
+		return nil, fmt.Errorf("source %s: unknown sample rate", src.Info().Name)
+	}
+	if cfg.ReceiverID == "" {
+		return nil, errors.New("receiver_id is empty")
+	}
+	if cfg.FeaturesOut != "" {
+		if err := os.MkdirAll(cfg.FeaturesOut, 0o755); err != nil {
+			return nil, fmt.Errorf("features-out: %w", err)
+		}
+	}
+	return &Pipeline{cfg: cfg, src: src, engine: engine, db: db, notify: notify, log: log, m: m, params: active.Contract.Preprocess}, nil
+}
+
+// Stats returns the run's counters.
+func (p *Pipeline) Stats() *Stats { return &p.stats }
+
+// LastAdvance is when the last window went through the features stage; zero before the first.
+// The daemon feeds the systemd watchdog only while this moves.
+func (p *Pipeline) LastAdvance() time.Time {
+	ns := p.advanced.Load()
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns)
+}
+
+type window struct {
+	offset  uint64 // capture samples
+	seq     uint64
+	time    time.Time
+	samples []complex64
+}
+
+type gated struct {
+	w        infer.Window
+	features []float32
+}
+
+// Run processes the source until it ends (io.EOF) or ctx is cancelled, then drains. It
+// returns nil on a clean end.
+func (p *Pipeline) Run(ctx context.Context) error {
+	fe, err := dsp.NewFrontend(p.params)
+	if err != nil {
+		return err
+	}
+	cond, err := dsp.NewConditioner(p.params, p.src.Info().SampleRateHz)
+	if err != nil {
+		return err
+	}
+	// Windows and their feature buffers circulate through free lists, so the steady state
+	// allocates nothing per window.
+	const depth = 8
+	windows := make(chan *window, depth)
+	freeWindows := make(chan *window, depth+2)
+	for range depth + 2 {
+		freeWindows <- &window{samples: make([]complex64, p.params.WindowSamples)}
+	}
+	jobs := make(chan gated, depth)
+	fixes := make(chan []infer.Feature, depth)
+
+	errc := make(chan error, 4)
+	go func() { errc <- p.sink(fixes) }()
+	go func() { errc <- p.infer(jobs, fixes) }()
+	go func() { errc <- p.features(fe, windows, freeWindows, jobs) }()
+	readErr := p.read(ctx, cond, windows, freeWindows)
+	var errs []error
+	for range 3 {
+		if err := <-errc; err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if readErr != nil && !errors.Is(readErr, io.EOF) && !errors.Is(readErr, context.Canceled) {
+		errs = append([]error{readErr}, errs...)
+	}
+	return errors.Join(errs...)
+}
+
+func (p *Pipeline) read(ctx context.Context, cond *dsp.Conditioner, out chan<- *window, free chan *window) error {
+	defer close(out)
+	info := p.src.Info()
+	start := info.Start
+	if start.IsZero() {
+		start = time.Now().UTC()
+	}
+	up, down := cond.Ratio()
+	W := p.params.WindowSamples
+	raw := make([]complex64, 1<<14)
+	var pending []complex64
+	var seq uint64
+	for {
+		n, err := p.src.Read(ctx, raw)
+		if n > 0 {
+			pending = cond.Process(pending, raw[:n])
+			for len(pending) >= W {
+				var w *window
+				select {
+				case w = <-free:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+				copy(w.samples, pending[:W])
+				w.seq = seq
+				w.offset = seq * uint64(W) * uint64(down) / uint64(up)
+				w.time = start.Add(time.Duration(float64(w.offset) / info.SampleRateHz * float64(time.Second)))
+				seq++
+				out <- w
+				pending = pending[:copy(pending, pending[W:])]
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func (p *Pipeline) features(fe *dsp.Frontend, in <-chan *window, free chan<- *window, out chan<- gated) error {
+	defer close(out)
+	info := p.src.Info()
+	rows, frames := fe.Shape()
+	buf := make([]float32, rows*frames)
+	var firstErr error
+	for w := range in {
+		t0 := time.Now()
+		meas, err := fe.Features(w.samples, buf)
+		p.m.observeStage("dsp", t0, err)
+		p.advanced.Store(time.Now().UnixNano())
+		p.stats.Windows.Add(1)
+		p.m.windows()
+		iw := infer.Window{ReceiverID: p.cfg.ReceiverID, Time: w.time, CenterFreqHz: info.CenterFreqHz,
+			SampleRateHz: info.SampleRateHz, SampleOffset: w.offset, Seq: w.seq, Measure: meas}
+		free <- w
+		if err != nil {
+			if firstErr == nil {
+				firstErr = fmt.Errorf("window at sample %d: %w", iw.SampleOffset, err)
+			}
+			continue
+		}
+		if p.cfg.FeaturesOut != "" {
+			if err := p.writeNPY(iw.SampleOffset, rows, frames, buf); err != nil && firstErr == nil {
+				firstErr = err
+			}
+		}
+		if math.IsNaN(meas.SNRDB) || meas.SNRDB < p.cfg.GateSNRDB {
+			continue
+		}
+		p.stats.Gated.Add(1)
+		p.m.gated()
+		out <- gated{w: iw, features: append([]float32(nil), buf...)}
+	}
+	return firstErr
+}
+
+func (p *Pipeline) writeNPY(offset uint64, rows, frames int, data []float32) error {
+	path := filepath.Join(p.cfg.FeaturesOut, strconv.FormatUint(offset, 10)+".npy")
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("features-out: %w", err)
+	}
+	if err := dsp.WriteNPY(f, []int{1, rows, frames}, data); err != nil {
+		f.Close()
+		return fmt.Errorf("features-out %s: %w", path, err)
+	}
+	return f.Close()
+}
+
+func (p *Pipeline) infer(in <-chan gated, out chan<- []infer.Feature) error {
+	defer close(out)
+	maxBatch := max(1, p.engine.Active().MaxBatch())
+	batch := make([]gated, 0, maxBatch)
+	jobs := make([]infer.Job, 0, maxBatch)
+	for first := range in {
+		// Batch whatever is already queued, without waiting for more: latency first.
+		batch = append(batch[:0], first)
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case g, ok := <-in:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, g)
+			default:
+				break fill
+			}
+		}
+		jobs = jobs[:0]
+		for _, g := range batch {
+			jobs = append(jobs, infer.Job{ID: g.w.ID(), Features: g.features})
+		}
+		t0 := time.Now()
+		res, err := p.engine.Predict(context.Background(), jobs)
+		p.m.observeStage("infer", t0, err)
+		if err != nil {
+			// A failed run loses these windows but not the stream: count, log, go on.
+			p.stats.InferErrors.Add(uint64(len(batch)))
+			p.log.Error("inference failed", "windows", len(batch), "err", err)
+			continue
+		}
+		feats := make([]infer.Feature, 0, len(batch))
+		for i, r := range res {
+			p.m.prediction(r)
+			if r.Err != nil {
+				p.stats.InferErrors.Add(1)
+				p.log.Warn("window gives no fix", "sample_offset", batch[i].w.SampleOffset, "err", r.Err)
+				continue
+			}
+			f, err := infer.NewFeature(batch[i].w, r, p.cfg.Fix)
+			if err != nil {
+				p.stats.InferErrors.Add(1)
+				p.m.stageError("infer", "ellipse")
+				p.log.Warn("window gives no fix", "sample_offset", batch[i].w.SampleOffset, "err", err)
+				continue
+			}
+			feats = append(feats, f)
+		}
+		if len(feats) > 0 {
+			out <- feats
+		}
+	}
+	return nil
+}
+
+func (p *Pipeline) sink(in <-chan []infer.Feature) error {
+	var firstErr error
+	for feats := range in {
+		fixes := make([]store.Fix, 0, len(feats))
+		for _, f := range feats {
+			body, err := f.Marshal()
+			if err != nil {
+				return fmt.Errorf("marshal fix %s: %w", f.ID, err)
+			}
+			t, _ := time.Parse(time.RFC3339Nano, f.Properties.Time)
+			fixes = append(fixes, store.Fix{ID: f.ID, Receiver: p.cfg.ReceiverID, Time: t, Body: body})
+		}
+		if p.db != nil {
+			t0 := time.Now()
+			_, err := p.db.Commit(fixes...)
+			p.m.observeStage("store", t0, err)
+			if err != nil {
+				// Keep draining so upstream stages never block, but report the first failure.
+				if firstErr == nil {
+					firstErr = fmt.Errorf("commit fixes: %w", err)
+				}
+				p.log.Error("commit failed; fixes not stored", "fixes", len(fixes), "err", err)
+				continue
+			}
+			if p.notify != nil {
+				p.notify()
+			}
+		}
+		p.stats.Fixes.Add(uint64(len(fixes)))
+		p.m.fixes(len(fixes))
+		if p.cfg.Output != nil {
+			for _, f := range fixes {
+				if _, err := fmt.Fprintf(p.cfg.Output, "%s\n", f.Body); err != nil && firstErr == nil {
+					firstErr = fmt.Errorf("write fix: %w", err)
+				}
+			}
+		}
+	}
+	return firstErr
+}
