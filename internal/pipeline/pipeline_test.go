@@ -1,0 +1,83 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"sort"
+	"testing"
+
+	"github.com/heimdall/edged/capture"
+	"github.com/heimdall/edged/configs"
+	"github.com/heimdall/edged/infer"
+	"github.com/heimdall/edged/models/reference"
+	"github.com/heimdall/edged/store"
+)
+
+func engine(t testing.TB) *infer.Engine {
+	t.Helper()
+	m, err := infer.Load(infer.Source{Data: reference.Model}, infer.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return infer.NewEngine(m)
+}
+
+// Ensure the bundled demo (beacon D bursting in odd windows) gives exactly one fix per
+// bursted window, committed to bbolt and written to the output, in order.
+func TestDemoRecording(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, configs.DemoName)
+	if err := os.WriteFile(path, configs.Demo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src, err := capture.OpenFile(path, capture.FileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	db, err := store.Open(filepath.Join(dir, "edged.db"), store.Options{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var out bytes.Buffer
+	notified := 0
+	p, err := New(Config{ReceiverID: "rx", GateSNRDB: 10, Output: &out}, src, engine(t), db, func() { notified++ }, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var offsets []uint64
+	dec := json.NewDecoder(&out)
+	for dec.More() {
+		var f infer.Feature
+		if err := dec.Decode(&f); err != nil {
+			t.Fatal(err)
+		}
+		offsets = append(offsets, f.Properties.SampleOffset)
+		if f.Properties.Model != "edged-reference-beacon" {
+			t.Errorf("model %q", f.Properties.Model)
+		}
+	}
+	want := []uint64{16384, 3 * 16384, 5 * 16384, 7 * 16384}
+	if !sort.SliceIsSorted(offsets, func(i, j int) bool { return offsets[i] < offsets[j] }) || len(offsets) != len(want) {
+		t.Fatalf("fix offsets %v, want %v in order", offsets, want)
+	}
+	for i := range want {
+		if offsets[i] != want[i] {
+			t.Fatalf("fix offsets %v, want %v", offsets, want)
+		}
+	}
+	if n, _ := db.OutboxLen(); n != 4 || notified == 0 {
+		t.Errorf("outbox %d, notified %d", n, notified)
+	}
+	if s := p.Stats(); s.Windows.Load() != 8 || s.Gated.Load() != 4 || s.Fixes.Load() != 4 {
+		t.Errorf("stats windows %d gated %d fixes %d", s.Windows.Load(), s.Gated.Load(), s.Fixes.Load())
+	}
+}
