@@ -1,0 +1,66 @@
+# edged: `make run` runs the daemon on its embedded defaults, `make test` runs every test.
+# Both install what they need first (`make deps`: Debian packages and ONNX Runtime).
+SHELL := /bin/bash
+GO ?= go
+TAGS ?= rtlsdr
+ORT_LIB := $(CURDIR)/third_party/onnxruntime/libonnxruntime.so.1
+export EDGED_ORT_LIB ?= $(ORT_LIB)
+export CGO_ENABLED := 1
+# Tests and benchmarks use at most this long; CI has 2 cores and 90 minutes for everything.
+TEST_TIMEOUT ?= 30m
+
+.PHONY: all deps build run test check e2e bench loadtest fuzz install reference clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+build: deps
+	$(GO) build -tags '$(TAGS)' -trimpath -o bin/edged ./cmd/edged
+
+run: build
+	bin/edged run
+
+# Static checks first (cheap, and they name the file), then every test with the race detector.
+test: deps check
+	$(GO) test -race -tags '$(TAGS)' -timeout $(TEST_TIMEOUT) ./...
+	@scripts/check-systemd.sh
+
+check:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
+	$(GO) vet -tags '$(TAGS)' ./...
+
+# The end-to-end replay on its own (it also runs inside `make test`).
+e2e: deps
+	$(GO) test -race -tags '$(TAGS)' -run 'TestE2E' -v ./cmd/edged/
+
+bench: deps
+	@mkdir -p build
+	$(GO) test -tags '$(TAGS)' -run '^$$' -bench . -benchmem -count 5 ./capture/ ./infer/... ./store/ ./internal/pipeline/ | tee build/bench.txt
+	@bench/run.sh
+
+loadtest: deps
+	$(GO) run -tags '$(TAGS)' ./internal/cmd/loadtest -clients 100 -duration 10s -fresh 1
+	$(GO) run -tags '$(TAGS)' ./internal/cmd/loadtest -clients 100 -duration 10s -fresh 0
+	$(GO) run -tags '$(TAGS)' ./internal/cmd/loadtest -mode open -rate 500 -duration 10s -fresh 1
+
+# Each fuzz target for a short while; seeds live in each package's testdata/fuzz/.
+FUZZTIME ?= 20s
+fuzz: deps
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -tags '$(TAGS)' -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test -tags '$(TAGS)' -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; done
+
+install: build
+	@scripts/install.sh
+
+# Regenerate the reference model and the demo recording (python3-onnx, python3-numpy).
+reference: deps
+	/usr/bin/python3 models/reference/make_reference.py -o models/reference/beacon.onnx
+	$(GO) run -tags '$(TAGS)' ./cmd/edged synth -beacon D -windows 8 -bursts odd -seed 1 -out configs/demo
+
+clean:
+	rm -rf bin build
