@@ -30,8 +30,9 @@ type Params struct {
 	// gives", which must then be what the model's input shape says.
 	Frames int `json:"frames,omitempty" yaml:"frames,omitempty"`
 	// FrameFit says how the STFT's frames are cut or padded to Frames: "center" (crop
-	// starting at (T-Frames)/2, or reflect-pad both sides, Heimdall training) or "start"
-	// (keep the first Frames, or zero-pad at the end). Default "center".
+	// starting at (T-Frames)/2, or numpy reflect-pad (Frames-T)/2 frames before and the rest
+	// after, Heimdall training) or "start" (keep the first Frames, or zero-pad at the end).
+	// Default "center".
 	FrameFit string `json:"frame_fit,omitempty" yaml:"frame_fit,omitempty"`
 }
 
@@ -49,9 +50,9 @@ type STFT struct {
 	// Heimdall training), "even", "odd", "constant". SciPy's padded=True (zero-pad the tail to
 	// a whole number of hops) is implied whenever Boundary is not "none".
 	Boundary string `json:"boundary,omitempty" yaml:"boundary,omitempty"`
-	// Scale divides each FFT before squaring: "none" (default), "n" (by NFFT, so |X|²/NFFT
-	// is what Heimdall serving computes when Power is set), "window_sum" (by sum(w), SciPy's
-	// scaling="spectrum").
+	// Scale divides each FFT before squaring: "none" (default), "n" (by NFFT, so power is
+	// |X|²/NFFT²), "sqrt_n" (by √NFFT, so power is |X|²/NFFT, what Heimdall serving computes),
+	// "window_sum" (by sum(w), SciPy's scaling="spectrum", Heimdall training).
 	Scale string `json:"scale,omitempty" yaml:"scale,omitempty"`
 	// Spectrum is "power" (|X|², default) or "magnitude" (|X|).
 	Spectrum string `json:"spectrum,omitempty" yaml:"spectrum,omitempty"`
@@ -68,12 +69,14 @@ type Filterbank struct {
 	// rectangular bands of equal width between FMinHz and FMaxHz, each the mean of the bins
 	// whose centre falls inside it) or "mel" (triangular filters). Default "identity".
 	Kind string `json:"kind,omitempty" yaml:"kind,omitempty"`
-	// Bins is the number of output rows.
+	// Bins is the number of output rows (mel filters narrower than an FFT bin stay all-zero
+	// rows, as 4 of Heimdall training's 128 do).
 	Bins int `json:"bins" yaml:"bins"`
 	// FirstBin is the first FFT row kept by "identity" (after Bins ordering). Default 0.
 	FirstBin int `json:"first_bin,omitempty" yaml:"first_bin,omitempty"`
-	// FMinHz and FMaxHz bound "linear" and "mel". For centered spectra they may be negative.
-	// FMaxHz 0 means fs/2.
+	// FMinHz and FMaxHz bound "linear" and "mel". For "linear" over centered or natural
+	// spectra FMinHz may be negative (down to −fs/2); mel needs FMinHz >= 0. FMaxHz 0 means
+	// fs/2; above fs/2 is refused.
 	FMinHz float64 `json:"f_min_hz,omitempty" yaml:"f_min_hz,omitempty"`
 	FMaxHz float64 `json:"f_max_hz,omitempty" yaml:"f_max_hz,omitempty"`
 	// Scale is the mel scale, "htk" (2595·log10(1+f/700), torchaudio's default) or "slaney"
@@ -87,15 +90,19 @@ type Filterbank struct {
 // Log is the compression applied after the filterbank.
 type Log struct {
 	// Kind is "none" (default), "ln" (natural log of x+Epsilon) or "db" (10·log10(x+Epsilon)).
-	Kind    string  `json:"kind,omitempty" yaml:"kind,omitempty"`
+	Kind string `json:"kind,omitempty" yaml:"kind,omitempty"`
+	// Epsilon is added before the log so that empty bins stay finite. 0 means 1e-10
+	// (Heimdall serving); Heimdall training uses 1e-9.
 	Epsilon float64 `json:"epsilon,omitempty" yaml:"epsilon,omitempty"`
 }
 
-// Normalize is the final standardisation of the features.
+// Normalize is the standardisation of the features. Its statistics are taken over every STFT
+// frame of the window, before the frames are cut or padded to Frames (Heimdall training
+// normalises the whole spectrogram, then crops).
 type Normalize struct {
 	// Kind is "none" (default), "global" (z-score over the whole channel×freq×time matrix,
-	// population std), "per_channel" (z-score per channel) or "fixed" (subtract Mean, divide by
-	// Std).
+	// population std), "per_channel" (z-score per channel; with one channel per source the two
+	// are the same) or "fixed" (subtract Mean, divide by Std).
 	Kind string `json:"kind,omitempty" yaml:"kind,omitempty"`
 	// MinStd floors the std of "global" and "per_channel" so that silence does not divide by ~0.
 	// Heimdall serving's rule (leave values unchanged when std == 0) is MinStd 0.

@@ -1,0 +1,473 @@
+package dsp
+
+import (
+	"fmt"
+	"math"
+	"runtime"
+	"slices"
+)
+
+// noisePercentile is the quantile of the window's mean spectrum taken as its noise floor by
+// Measure: low enough that a burst filling most of the band still leaves noise bins below it.
+const noisePercentile = 0.2
+
+// Measure is what the signal gate and the fix's properties need to know about one window.
+// It is computed on the complex signal (even when the model's input is magnitude or
+// onesided), after the window's DC is removed if RemoveDC is set, from the STFT frames the
+// features use: S[k] is the mean over frames of |FFT(w·frame)[k]|². The DC bin and its two
+// neighbours are left out everywhere, because RTL-SDR's LO leakage sits there whether or not
+// RemoveDC is set.
+type Measure struct {
+	// SNRDB is (S+N)/N of the window's loudest frame, in dB: 10·log10(P_max / N_frame), where
+	// P_max is the largest frame power Σ_k |X_t[k]|² and N_frame = n_fft × the 20th-percentile
+	// bin of S, the power a noise-only frame would have. It is broadband, like the MANIFEST's
+	// block-power rule, so a steady narrowband spur (RTL-SDR has some) does not open the gate;
+	// on the real recordings quiet windows measure 1 to 4 dB, windows with bursts 11 to 30 dB.
+	SNRDB float64
+	// PSDDB is the peak's power spectral density as Heimdall's HeimdallNet features compute
+	// it (§1.4): 10·log10(max S[k]/(fs·Σw²) + 1e-12) + 30, i.e. dB(full scale²/Hz) + 30.
+	PSDDB float64
+	// OffsetHz is the centre frequency of the peak bin relative to the conditioned signal's
+	// 0 Hz (capture centre + ShiftHz), in (−fs/2, fs/2]. Resolution fs/n_fft.
+	OffsetHz float64
+}
+
+// Frontend turns one window of WindowSamples samples at SampleRateHz into the model's input
+// matrix. It holds FFTW buffers and scratch space, so it allocates nothing per window; it is
+// not safe for concurrent use (make one per worker goroutine).
+type Frontend struct {
+	s     *spec
+	win   []float32
+	fft   *fft // the features' transform
+	mfft  *fft // the measure's transform of the complex signal (magnitude input only)
+	scale float32
+	// fbBin[r] and fbWt[r] are filterbank row r expressed directly over FFT bins.
+	fbBin    [][]int32
+	fbWt     [][]float32
+	binLo    int       // first FFT bin any row reads
+	binHi    int       // one past the last
+	spec     []float32 // spectrum of the current frame, indexed by FFT bin
+	acc      []float32 // sum over frames of |X[k]|² (complex signal) for Measure
+	sel      []float64 // scratch for the percentile
+	csig     []complex64
+	rsig     []float32
+	feat     []float32 // rows × stftFrames
+	winPower float64   // Σw²
+	dcBins   []int     // FFT bins left out of Measure: 0, 1 and n−1
+}
+
+// NewFrontend builds the feature extractor for one window of p.WindowSamples samples at
+// p.SampleRateHz. FFT plans are made here. A Frontend is used by one goroutine at a time
+// (callers make one per worker) and allocates nothing per window.
+func NewFrontend(p Params) (*Frontend, error) {
+	s, err := p.resolve()
+	if err != nil {
+		return nil, err
+	}
+	st := s.p.STFT
+	f := &Frontend{s: s, win: makeWindow(st.Window, s.nfft, st.Symmetric)}
+	if f.fft, err = newFFT(s.nfft); err != nil {
+		return nil, err
+	}
+	if s.magnitude {
+		if f.mfft, err = newFFT(s.nfft); err != nil {
+			return nil, err
+		}
+	}
+	var wsum float64
+	for _, v := range f.win {
+		wsum += float64(v)
+		f.winPower += float64(v) * float64(v)
+	}
+	switch st.Scale {
+	case "n":
+		f.scale = float32(1 / float64(s.nfft))
+	case "sqrt_n":
+		f.scale = float32(1 / math.Sqrt(float64(s.nfft)))
+	case "window_sum":
+		f.scale = float32(1 / wsum)
+	default:
+		f.scale = 1
+	}
+	f.binLo, f.binHi = s.nfft, 0
+	for _, row := range s.fb.rows {
+		bins := make([]int32, len(row.idx))
+		for j, r := range row.idx {
+			k := s.rowBin[r]
+			bins[j] = int32(k)
+			f.binLo, f.binHi = min(f.binLo, k), max(f.binHi, k+1)
+		}
+		f.fbBin = append(f.fbBin, bins)
+		f.fbWt = append(f.fbWt, row.wt)
+	}
+	if f.binLo >= f.binHi { // every filter empty
+		f.binLo, f.binHi = 0, 0
+	}
+	if s.nfft >= 16 {
+		f.dcBins = []int{0, 1, s.nfft - 1}
+	}
+	f.spec = make([]float32, s.nfft)
+	f.acc = make([]float32, s.nfft)
+	f.sel = make([]float64, 0, s.nfft)
+	padded := p.WindowSamples + 2*s.padEach + s.padTail
+	if s.padEach > 0 || s.padTail > 0 {
+		f.csig = make([]complex64, padded)
+	}
+	if s.magnitude {
+		f.rsig = make([]float32, padded)
+	}
+	f.feat = make([]float32, len(s.fb.rows)*s.stftFrames)
+	return f, nil
+}
+
+// Shape returns the feature matrix shape: frequency rows and time frames (channels is always
+// 1 per source).
+func (f *Frontend) Shape() (freqRows, frames int) {
+	return len(f.s.fb.rows), f.s.frames
+}
+
+// Features computes the model input for one window into dst (len freqRows*frames, row-major
+// [freq][frame], float32) and measures the window for the signal gate.
+//
+// The steps, in order: remove the window's DC (RemoveDC); magnitude (Input "magnitude");
+// boundary extension and tail padding; STFT frames windowed, FFT'd, scaled and squared
+// (or not, Spectrum); filterbank; log; normalisation, with statistics over every STFT frame
+// of the window; then crop or pad to Frames (FrameFit). This is the order of Heimdall's
+// training pipeline, which normalises before it crops.
+func (f *Frontend) Features(window []complex64, dst []float32) (Measure, error) {
+	s := f.s
+	if len(window) != s.p.WindowSamples {
+		return Measure{}, fmt.Errorf("%w: got %d samples, want %d", ErrWindowLength, len(window), s.p.WindowSamples)
+	}
+	rows, frames := f.Shape()
+	if len(dst) != rows*frames {
+		return Measure{}, fmt.Errorf("%w: len(dst) = %d, want %d×%d = %d", ErrDstLength, len(dst), rows, frames, rows*frames)
+	}
+	var dc complex64
+	if s.p.RemoveDC {
+		var sr, si float64
+		for _, v := range window {
+			sr += float64(real(v))
+			si += float64(imag(v))
+		}
+		n := float64(len(window))
+		dc = complex(float32(sr/n), float32(si/n))
+	}
+	if s.magnitude {
+		magnitudeSignal(f.rsig, window, dc, s.padEach, s.p.STFT.Boundary)
+	}
+	csig := window
+	if f.csig != nil {
+		extend(f.csig, window, dc, s.padEach, s.p.STFT.Boundary)
+		csig, dc = f.csig, 0
+	}
+	clear(f.acc)
+	var loudest float64 // power of the loudest frame
+	for t := range s.stftFrames {
+		off := t * s.hop
+		var pw float64
+		if s.magnitude {
+			f.frameMagnitude(f.rsig[off : off+s.nfft])
+			pw = f.accumulate(f.mfft, csig[off:off+s.nfft], dc)
+		} else {
+			pw = f.accumulate(f.fft, csig[off:off+s.nfft], dc)
+			f.spectrumFromOut(f.fft.out)
+		}
+		loudest = max(loudest, pw)
+		f.applyFilterbank(t)
+	}
+	f.logAndNormalize()
+	f.fitFrames(dst)
+	m := f.measure(loudest)
+	runtime.KeepAlive(f) // the FFT buffers are C memory freed by f's cleanup
+	return m, nil
+}
+
+// accumulate windows the complex frame (minus dc) into ft.in, transforms it, adds |X[k]|² to
+// f.acc and returns the frame's power outside the DC bins.
+func (f *Frontend) accumulate(ft *fft, frame []complex64, dc complex64) float64 {
+	in := ft.in[:len(frame)]
+	w := f.win[:len(frame)]
+	if dc == 0 {
+		for i, v := range frame {
+			in[i] = complex(real(v)*w[i], imag(v)*w[i])
+		}
+	} else {
+		for i, v := range frame {
+			v -= dc
+			in[i] = complex(real(v)*w[i], imag(v)*w[i])
+		}
+	}
+	ft.exec()
+	out := ft.out
+	acc := f.acc[:len(out)]
+	var sum float32
+	for k, v := range out {
+		re, im := real(v), imag(v)
+		p := re*re + im*im
+		acc[k] += p
+		sum += p
+	}
+	for _, k := range f.dcBins {
+		v := out[k]
+		sum -= real(v)*real(v) + imag(v)*imag(v)
+	}
+	return float64(max(sum, 0))
+}
+
+// frameMagnitude transforms one frame of the real (magnitude) signal and fills f.spec.
+func (f *Frontend) frameMagnitude(frame []float32) {
+	in := f.fft.in[:len(frame)]
+	w := f.win[:len(frame)]
+	for i, v := range frame {
+		in[i] = complex(v*w[i], 0)
+	}
+	f.fft.exec()
+	f.spectrumFromOut(f.fft.out)
+}
+
+// spectrumFromOut scales the FFT bins the filterbank reads into f.spec (power or magnitude).
+func (f *Frontend) spectrumFromOut(out []complex64) {
+	lo, hi := f.binLo, f.binHi
+	sp := f.spec[lo:hi]
+	o := out[lo:hi]
+	sc := f.scale
+	if f.s.p.STFT.Spectrum == "magnitude" {
+		for k, v := range o {
+			re, im := real(v)*sc, imag(v)*sc
+			sp[k] = float32(math.Sqrt(float64(re*re + im*im)))
+		}
+		return
+	}
+	sc2 := sc * sc
+	if sc2 == 1 {
+		for k, v := range o {
+			re, im := real(v), imag(v)
+			sp[k] = re*re + im*im
+		}
+		return
+	}
+	for k, v := range o {
+		re, im := real(v), imag(v)
+		sp[k] = (re*re + im*im) * sc2
+	}
+}
+
+// applyFilterbank writes frame t's filterbank outputs into column t of f.feat.
+func (f *Frontend) applyFilterbank(t int) {
+	T := f.s.stftFrames
+	sp := f.spec
+	for r, bins := range f.fbBin {
+		wt := f.fbWt[r][:len(bins)]
+		var sum float32
+		for j, k := range bins {
+			sum += wt[j] * sp[k]
+		}
+		f.feat[r*T+t] = sum
+	}
+}
+
+// logAndNormalize applies Log and Normalize to f.feat in place.
+func (f *Frontend) logAndNormalize() {
+	p := f.s.p
+	eps := p.Log.Epsilon
+	switch p.Log.Kind {
+	case "ln":
+		for i, v := range f.feat {
+			f.feat[i] = float32(math.Log(float64(v) + eps))
+		}
+	case "db":
+		for i, v := range f.feat {
+			f.feat[i] = float32(10 * math.Log10(float64(v)+eps))
+		}
+	}
+	var mean, std float64
+	switch p.Normalize.Kind {
+	case "fixed":
+		mean, std = p.Normalize.Mean, p.Normalize.Std
+	case "global", "per_channel": // one channel per source, so the two coincide
+		var sum float64
+		for _, v := range f.feat {
+			sum += float64(v)
+		}
+		mean = sum / float64(len(f.feat))
+		var ss float64
+		for _, v := range f.feat {
+			d := float64(v) - mean
+			ss += d * d
+		}
+		std = math.Sqrt(ss / float64(len(f.feat)))
+		std = max(std, p.Normalize.MinStd)
+		if std == 0 { // Heimdall serving leaves a constant matrix unchanged
+			return
+		}
+	default:
+		return
+	}
+	inv := 1 / std
+	for i, v := range f.feat {
+		f.feat[i] = float32((float64(v) - mean) * inv)
+	}
+}
+
+// fitFrames copies f.feat into dst, cropping or padding the time axis to the model's frames.
+func (f *Frontend) fitFrames(dst []float32) {
+	rows, frames := f.Shape()
+	T := f.s.stftFrames
+	if T == frames {
+		copy(dst, f.feat)
+		return
+	}
+	center := f.s.p.FrameFit == "center"
+	if T > frames {
+		start := 0
+		if center {
+			start = (T - frames) / 2
+		}
+		for r := range rows {
+			copy(dst[r*frames:(r+1)*frames], f.feat[r*T+start:])
+		}
+		return
+	}
+	if !center { // keep all frames, zeros after
+		for r := range rows {
+			copy(dst[r*frames:], f.feat[r*T:(r+1)*T])
+			clear(dst[r*frames+T : (r+1)*frames])
+		}
+		return
+	}
+	left := (frames - T) / 2 // numpy.pad(mode="reflect"), as Heimdall's _resize_to_fixed_shape
+	for r := range rows {
+		src := f.feat[r*T : (r+1)*T]
+		out := dst[r*frames : (r+1)*frames]
+		for j := range out {
+			out[j] = src[reflectIndex(j-left, T)]
+		}
+	}
+}
+
+// reflectIndex maps i onto 0..n-1 by reflection without repeating the edge (numpy "reflect").
+func reflectIndex(i, n int) int {
+	if n == 1 {
+		return 0
+	}
+	period := 2 * (n - 1)
+	i %= period
+	if i < 0 {
+		i += period
+	}
+	if i >= n {
+		i = period - i
+	}
+	return i
+}
+
+// measure computes the window's Measure from f.acc and the loudest frame's power.
+func (f *Frontend) measure(loudest float64) Measure {
+	n := len(f.acc)
+	peak, peakBin := float32(-1), 0
+	f.sel = f.sel[:0]
+	for k, v := range f.acc {
+		if slices.Contains(f.dcBins, k) {
+			continue
+		}
+		if v > peak {
+			peak, peakBin = v, k
+		}
+		f.sel = append(f.sel, float64(v))
+	}
+	frames := float64(f.s.stftFrames)
+	floor := quickSelect(f.sel, int(noisePercentile*float64(len(f.sel)-1)))
+	pk := float64(peak) / frames
+	fs := f.s.p.SampleRateHz
+	off := float64(peakBin)
+	if peakBin > n/2 {
+		off -= float64(n)
+	}
+	noise := floor * float64(n-len(f.dcBins)) / frames // expected power of a noise-only frame
+	return Measure{
+		SNRDB:    10 * math.Log10((loudest+1e-30)/(noise+1e-30)),
+		PSDDB:    10*math.Log10(pk/(fs*f.winPower)+1e-12) + 30,
+		OffsetHz: off * fs / float64(n),
+	}
+}
+
+// quickSelect returns the k-th smallest of a (0-based), reordering a.
+func quickSelect(a []float64, k int) float64 {
+	lo, hi := 0, len(a)-1
+	for lo < hi {
+		pivot := a[lo+(hi-lo)/2]
+		i, j := lo, hi
+		for i <= j {
+			for a[i] < pivot {
+				i++
+			}
+			for a[j] > pivot {
+				j--
+			}
+			if i <= j {
+				a[i], a[j] = a[j], a[i]
+				i++
+				j--
+			}
+		}
+		switch {
+		case k <= j:
+			hi = j
+		case k >= i:
+			lo = i
+		default:
+			return a[k]
+		}
+	}
+	return a[k]
+}
+
+// extend writes x−dc into dst with pad samples of boundary extension at each end (SciPy's
+// even_ext, odd_ext, const_ext, zero_ext) and zeros after.
+func extend(dst, x []complex64, dc complex64, pad int, boundary string) {
+	n := len(x)
+	body := dst[pad : pad+n]
+	for i, v := range x {
+		body[i] = v - dc
+	}
+	clear(dst[pad+n:])
+	for i := 1; i <= pad; i++ {
+		var l, r complex64
+		switch boundary {
+		case "even":
+			l, r = body[i], body[n-1-i]
+		case "odd":
+			l, r = 2*body[0]-body[i], 2*body[n-1]-body[n-1-i]
+		case "constant":
+			l, r = body[0], body[n-1]
+		}
+		dst[pad-i] = l
+		dst[pad+n-1+i] = r
+	}
+}
+
+// magnitudeSignal writes |x−dc| into dst, extended like extend.
+func magnitudeSignal(dst []float32, x []complex64, dc complex64, pad int, boundary string) {
+	n := len(x)
+	body := dst[pad : pad+n]
+	for i, v := range x {
+		v -= dc
+		re, im := float64(real(v)), float64(imag(v))
+		body[i] = float32(math.Sqrt(re*re + im*im))
+	}
+	clear(dst[pad+n:])
+	for i := 1; i <= pad; i++ {
+		var l, r float32
+		switch boundary {
+		case "even":
+			l, r = body[i], body[n-1-i]
+		case "odd":
+			l, r = 2*body[0]-body[i], 2*body[n-1]-body[n-1-i]
+		case "constant":
+			l, r = body[0], body[n-1]
+		}
+		dst[pad-i] = l
+		dst[pad+n-1+i] = r
+	}
+}
