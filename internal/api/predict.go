@@ -1,0 +1,435 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/heimdall/edged/dsp"
+	"github.com/heimdall/edged/infer"
+)
+
+// cacheKeyVersion changes whenever what a cached answer depends on changes.
+const cacheKeyVersion = "edged-predict-v1"
+
+// kit is the preprocessing for one model: its contract's parameters and a pool of
+// frontends (each used by one goroutine at a time).
+type kit struct {
+	model        *infer.Model
+	params       dsp.Params
+	rows, frames int
+	frontends    sync.Pool // *dsp.Frontend
+}
+
+// kitFor returns the preprocessing of the engine's active model, building it on first use
+// after a model swap.
+func (s *Server) kitFor() (*kit, error) {
+	m := s.deps.Engine.Active()
+	if m == nil {
+		return nil, errf(http.StatusServiceUnavailable, codeUnavailable, "no model loaded")
+	}
+	if k := s.kit.Load(); k != nil && k.model == m {
+		return k, nil
+	}
+	s.kitMu.Lock()
+	defer s.kitMu.Unlock()
+	if k := s.kit.Load(); k != nil && k.model == m {
+		return k, nil
+	}
+	fe, err := dsp.NewFrontend(m.Contract.Preprocess)
+	if err != nil {
+		return nil, errf(http.StatusServiceUnavailable, codeUnavailable,
+			fmt.Sprintf("model %s %s: preprocessing: %v", m.Name, m.Version, err))
+	}
+	k := &kit{model: m, params: m.Contract.Preprocess}
+	k.rows, k.frames = fe.Shape()
+	k.frontends.Put(fe)
+	s.kit.Store(k)
+	return k, nil
+}
+
+func (k *kit) frontend() (*dsp.Frontend, error) {
+	if fe, ok := k.frontends.Get().(*dsp.Frontend); ok {
+		return fe, nil
+	}
+	return dsp.NewFrontend(k.params)
+}
+
+// cacheKey is SHA-256 over the version tag, format, sample rate, centre frequency, the
+// model's name, version and SHA-256, and the input bytes (see the package doc).
+func cacheKey(in *input, m *infer.Model) [32]byte {
+	h := sha256.New()
+	var hdr []byte
+	for _, f := range []string{cacheKeyVersion, in.format,
+		strconv.FormatFloat(in.rateHz, 'g', -1, 64), strconv.FormatFloat(in.centerHz, 'g', -1, 64),
+		m.Name, m.Version, m.SHA256} {
+		hdr = binary.AppendUvarint(hdr, uint64(len(f))) // length-prefixed: fields cannot run together
+		hdr = append(hdr, f...)
+	}
+	h.Write(hdr)
+	in.hashInto(h)
+	var key [32]byte
+	h.Sum(key[:0])
+	return key
+}
+
+// answer is one prediction's outcome.
+type answer struct {
+	body  []byte // the fix, as JSON
+	cache string // "hit", "miss" or "off"
+}
+
+// predictOne answers one input from the cache or by computing it.
+func (s *Server) predictOne(ctx context.Context, in *input) (answer, error) {
+	k, err := s.kitFor()
+	if err != nil {
+		return answer{}, err
+	}
+	key := cacheKey(in, k.model)
+	state := "off"
+	if s.cache != nil && in.useCache {
+		b, ok, err := s.cache.get(key)
+		if err != nil {
+			s.log.Warn("api: cache read failed; computing", "err", err)
+		}
+		if ok {
+			s.metrics.cacheHits.Inc()
+			return answer{body: b, cache: "hit"}, nil
+		}
+		s.metrics.cacheMisses.Inc()
+		state = "miss"
+	}
+	b, err := s.compute(ctx, in, k, key)
+	if err != nil {
+		return answer{}, err
+	}
+	if state == "miss" {
+		s.cache.put(key, b)
+	}
+	return answer{body: b, cache: state}, nil
+}
+
+// compute runs the input through conditioning, features and the model and returns the
+// fix of the window with the highest SNR.
+func (s *Server) compute(ctx context.Context, in *input, k *kit, key [32]byte) ([]byte, error) {
+	now := s.now()
+	cond, err := dsp.NewConditioner(k.params, in.rateHz)
+	if err != nil {
+		return nil, badParam("sample_rate", fmt.Sprintf("%g S/s cannot be resampled to the model's %g S/s: %v",
+			in.rateHz, k.params.SampleRateHz, err))
+	}
+	up, down := cond.Ratio()
+	x := cond.Process(nil, in.samples)
+	if up != 1 || down != 1 {
+		// Flush the resampler's filter with zeros, then keep the samples the input covers:
+		// output m is input m·M/L.
+		x = cond.Process(x, make([]complex64, 32*max(up, down)/up+2))
+		x = x[:min(len(x), len(in.samples)*up/down)]
+	}
+	W := k.params.WindowSamples
+	n := max(1, (len(x)+W-1)/W)
+	if len(x) < n*W {
+		x = append(x, make([]complex64, n*W-len(x))...) // zero-pad the last window
+	}
+	fe, err := k.frontend()
+	if err != nil {
+		return nil, errf(http.StatusServiceUnavailable, codeUnavailable, "preprocessing: "+err.Error())
+	}
+	F := k.rows * k.frames
+	feats := make([]float32, n*F)
+	meas := make([]dsp.Measure, n)
+	for i := range n {
+		if meas[i], err = fe.Features(x[i*W:(i+1)*W], feats[i*F:(i+1)*F]); err != nil {
+			k.frontends.Put(fe)
+			return nil, fmt.Errorf("window %d features: %w", i, err)
+		}
+	}
+	k.frontends.Put(fe)
+	if err := ctx.Err(); err != nil {
+		return nil, ctxError(err)
+	}
+
+	// The answer is the best-SNR window's fix: run that one first and the rest only if
+	// the model gives no finite answer for it.
+	order := make([]int, n)
+	for i := range order {
+		order[i] = i
+	}
+	snr := func(i int) float64 {
+		if v := meas[i].SNRDB; !math.IsNaN(v) {
+			return v
+		}
+		return math.Inf(-1)
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		switch sa, sb := snr(a), snr(b); {
+		case sa > sb:
+			return -1
+		case sa < sb:
+			return 1
+		}
+		return 0
+	})
+	id := s.cfg.ReceiverID + ":predict:" + hex.EncodeToString(key[:8])
+	var lastErr error
+	for _, batch := range [][]int{order[:1], order[1:]} {
+		if len(batch) == 0 {
+			continue
+		}
+		jobs := make([]infer.Job, len(batch))
+		for j, i := range batch {
+			jobs[j] = infer.Job{ID: id + ":" + strconv.Itoa(i), Features: feats[i*F : (i+1)*F]}
+		}
+		res, err := s.deps.Engine.Predict(ctx, jobs)
+		if err != nil {
+			return nil, inferError(err)
+		}
+		for j, i := range batch { // in SNR order: the first success is the answer
+			r := res[j]
+			if r.Err != nil {
+				lastErr = r.Err
+				continue
+			}
+			w := infer.Window{
+				ReceiverID:   s.cfg.ReceiverID,
+				Time:         now,
+				CenterFreqHz: in.centerHz,
+				SampleRateHz: in.rateHz,
+				SampleOffset: uint64(i) * uint64(W) * uint64(down) / uint64(up),
+				Seq:          uint64(i),
+				Measure:      meas[i],
+			}
+			f, err := infer.NewFeature(w, r, infer.FixOptions{ConfidenceLevel: s.cfg.ConfidenceLevel})
+			if err != nil {
+				lastErr = err
+				continue
+			}
+			f.ID = id
+			return f.Marshal()
+		}
+	}
+	return nil, errf(http.StatusUnprocessableEntity, codeUnprocessable,
+		fmt.Sprintf("iq_data: the model gave no usable answer for any of the %d windows: %v", n, lastErr))
+}
+
+func ctxError(err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return errf(http.StatusServiceUnavailable, codeTimeout, "the request timed out")
+	}
+	return errf(http.StatusServiceUnavailable, codeUnavailable, "the request was cancelled")
+}
+
+func inferError(err error) error {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return ctxError(err)
+	case errors.Is(err, infer.ErrNoModel):
+		return errf(http.StatusServiceUnavailable, codeUnavailable, "no model loaded")
+	}
+	return errf(http.StatusServiceUnavailable, codeUnavailable, "inference failed: "+err.Error())
+}
+
+// predictRequest is Heimdall's PredictionRequest.
+type predictRequest struct {
+	IQData iqData `json:"iq_data"`
+	// SessionID is accepted for Heimdall compatibility and ignored.
+	SessionID string `json:"session_id"`
+	// CacheEnabled false bypasses the cache (neither read nor written).
+	CacheEnabled *bool `json:"cache_enabled"`
+}
+
+// readPredict reads a predict body in either form.
+func (s *Server) readPredict(w http.ResponseWriter, r *http.Request) (*input, error) {
+	mt, err := mediaType(r)
+	if err != nil {
+		return nil, err
+	}
+	switch mt {
+	case "application/octet-stream":
+		p, err := parseQuery(r.URL.Query(), true)
+		if err != nil {
+			return nil, err
+		}
+		return s.readRaw(w, r, p)
+	case "application/json":
+		p, err := parseQuery(r.URL.Query(), false)
+		if err != nil {
+			return nil, err
+		}
+		var req predictRequest
+		if err := s.decodeJSON(w, r, &req); err != nil {
+			return nil, err
+		}
+		return s.jsonInput(req.IQData, "iq_data", p, req.CacheEnabled)
+	}
+	return nil, errf(http.StatusUnsupportedMediaType, codeUnsupportedMedia,
+		fmt.Sprintf("Content-Type %s: want application/json or application/octet-stream", mt))
+}
+
+func (s *Server) jsonInput(d iqData, field string, p queryParams, cacheEnabled *bool) (*input, error) {
+	switch {
+	case !d.set:
+		return nil, errf(http.StatusBadRequest, codeMissingField, field+": required, [[i, q], …]")
+	case len(d.samples) == 0:
+		return nil, badField(field, "empty, want at least one [i, q] pair")
+	case len(d.samples) > s.cfg.MaxSamples:
+		return nil, errf(http.StatusRequestEntityTooLarge, codeBodyTooLarge,
+			fmt.Sprintf("%s: %d samples, the limit is %d", field, len(d.samples), s.cfg.MaxSamples))
+	}
+	rate := p.rateHz
+	if rate == 0 {
+		k, err := s.kitFor()
+		if err != nil {
+			return nil, err
+		}
+		rate = k.params.SampleRateHz
+	}
+	return &input{samples: d.samples, format: formatJSON, rateHz: rate, centerHz: p.centerHz,
+		useCache: cacheEnabled == nil || *cacheEnabled}, nil
+}
+
+func (s *Server) predict(w http.ResponseWriter, r *http.Request) {
+	in, err := s.readPredict(w, r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	a, err := s.predictOne(r.Context(), in)
+	if err != nil {
+		s.logFailure(r, err)
+		writeError(w, err)
+		return
+	}
+	w.Header().Set("X-Edged-Cache", a.cache)
+	writeBody(w, http.StatusOK, a.body)
+}
+
+// logFailure logs failures that are edged's, not the client's.
+func (s *Server) logFailure(r *http.Request, err error) {
+	var ae *apiError
+	if errors.As(err, &ae) && ae.Status < 500 {
+		return
+	}
+	s.log.Warn("api: request failed", "path", r.URL.Path, "err", err)
+}
+
+// batchRequest is {"items":[{"id","iq_data"}…]}.
+type batchRequest struct {
+	Items        []batchItem `json:"items"`
+	SessionID    string      `json:"session_id"`
+	CacheEnabled *bool       `json:"cache_enabled"`
+}
+
+type batchItem struct {
+	ID string `json:"id"`
+	// IQData is parsed after decoding, so that a bad item fails alone, named by its index.
+	IQData json.RawMessage `json:"iq_data"`
+}
+
+// batchResponse keeps the shape of Heimdall's BatchPredictionResponse.
+type batchResponse struct {
+	Predictions []batchPrediction `json:"predictions"`
+	TotalTimeMS float64           `json:"total_time_ms"`
+	// SamplesPerSecond is successful items per second, as Heimdall defined it.
+	SamplesPerSecond float64 `json:"samples_per_second"`
+}
+
+type batchPrediction struct {
+	ID    string          `json:"id"`
+	Fix   json.RawMessage `json:"fix,omitempty"`
+	Cache string          `json:"cache,omitempty"`
+	Error *apiError       `json:"error,omitempty"`
+}
+
+func (s *Server) batch(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	mt, err := mediaType(r)
+	if err == nil && mt != "application/json" {
+		err = errf(http.StatusUnsupportedMediaType, codeUnsupportedMedia, "Content-Type "+mt+": want application/json")
+	}
+	var p queryParams
+	if err == nil {
+		p, err = parseQuery(r.URL.Query(), false)
+	}
+	var req batchRequest
+	if err == nil {
+		err = s.decodeJSON(w, r, &req)
+	}
+	if err == nil && (len(req.Items) == 0 || len(req.Items) > MaxBatchItems) {
+		err = badField("items", fmt.Sprintf("%d items, want 1 to %d", len(req.Items), MaxBatchItems))
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	out := make([]batchPrediction, len(req.Items))
+	sem := make(chan struct{}, s.cfg.BatchConcurrency)
+	var wg sync.WaitGroup
+	for i, it := range req.Items {
+		id := it.ID
+		if id == "" {
+			id = strconv.Itoa(i)
+		}
+		out[i].ID = id
+		field := fmt.Sprintf("items[%d].iq_data", i)
+		var d iqData
+		if len(it.IQData) > 0 {
+			if d.samples, d.set, err = parseIQ(it.IQData, field); err != nil {
+				out[i].Error = asAPIError(err)
+				continue
+			}
+		}
+		in, err := s.jsonInput(d, field, p, req.CacheEnabled)
+		if err != nil {
+			out[i].Error = asAPIError(err)
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			a, err := s.predictOne(r.Context(), in)
+			if err != nil {
+				s.logFailure(r, err)
+				out[i].Error = asAPIError(err)
+				return
+			}
+			out[i].Fix, out[i].Cache = a.body, a.cache
+		}()
+	}
+	wg.Wait()
+	if err := r.Context().Err(); err != nil {
+		writeError(w, ctxError(err))
+		return
+	}
+	ok := 0
+	for _, o := range out {
+		if o.Error == nil {
+			ok++
+		}
+	}
+	elapsed := time.Since(start).Seconds()
+	writeJSON(w, http.StatusOK, batchResponse{
+		Predictions:      out,
+		TotalTimeMS:      math.Round(elapsed*1e6) / 1e3,
+		SamplesPerSecond: math.Round(float64(ok)/elapsed*1e3) / 1e3,
+	})
+}
+
+func asAPIError(err error) *apiError {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae
+	}
+	return errf(http.StatusInternalServerError, codeInternal, "internal error")
+}
