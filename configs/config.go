@@ -19,6 +19,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/heimdall/edged/infer"
+	"github.com/heimdall/edged/uplink"
 )
 
 // Default is the annotated default configuration, embedded in the binary.
@@ -41,9 +42,10 @@ type Config struct {
 	Gate   Gate   `yaml:"gate"`
 	Fix    Fix    `yaml:"fix"`
 	Store  Store  `yaml:"store"`
-	MQTT   MQTT   `yaml:"mqtt"`
-	HTTP   HTTP   `yaml:"http"`
-	MLflow MLflow `yaml:"mlflow"`
+	// MQTT is the uplink; an empty broker disables it. receiver_id comes from the top level.
+	MQTT   uplink.Config `yaml:"mqtt"`
+	HTTP   HTTP          `yaml:"http"`
+	MLflow MLflow        `yaml:"mlflow"`
 }
 
 // Source selects and tunes the IQ source.
@@ -141,31 +143,6 @@ type Store struct {
 	OutboxMaxFixes  int     `yaml:"outbox_max_fixes"`
 	OutboxMaxBytes  int64   `yaml:"outbox_max_bytes"`
 	CacheTTLSeconds float64 `yaml:"cache_ttl_seconds"`
-}
-
-// MQTT is the uplink. An empty Broker disables it.
-type MQTT struct {
-	Broker   string `yaml:"broker"`
-	ClientID string `yaml:"client_id"`
-	Prefix   string `yaml:"prefix"`
-	QoS      int    `yaml:"qos"`
-	Username string `yaml:"username"`
-	// PasswordFile and PasswordEnv name where the password is; it is never in this file.
-	PasswordFile        string  `yaml:"password_file"`
-	PasswordEnv         string  `yaml:"password_env"`
-	KeepaliveSeconds    float64 `yaml:"keepalive_seconds"`
-	ReconnectMaxSeconds float64 `yaml:"reconnect_max_seconds"`
-	Inflight            int     `yaml:"inflight"`
-	TLS                 TLS     `yaml:"tls"`
-}
-
-// TLS configures a TLS client.
-type TLS struct {
-	CAFile             string `yaml:"ca_file"`
-	CertFile           string `yaml:"cert_file"`
-	KeyFile            string `yaml:"key_file"`
-	ServerName         string `yaml:"server_name"`
-	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
 }
 
 // HTTP is the local API.
@@ -369,8 +346,10 @@ func (c Config) Validate() error {
 		bad("gate.snr_db", "NaN")
 	}
 	if c.MQTT.Broker != "" {
-		if c.MQTT.QoS < 0 || c.MQTT.QoS > 2 {
-			bad("mqtt.qos", "%d: want 0, 1 or 2", c.MQTT.QoS)
+		m := c.MQTT
+		m.ReceiverID = c.ReceiverID
+		if err := m.Validate(); err != nil {
+			bad("mqtt", "%v", err)
 		}
 	}
 	if c.HTTP.Listen == "" {

@@ -1,0 +1,192 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/heimdall/edged/infer/geo"
+	"github.com/heimdall/edged/models/reference"
+)
+
+var edgedBin string
+
+// TestMain builds the real binary once: the end-to-end tests run it as an operator would.
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "edged-e2e")
+	if err != nil {
+		panic(err)
+	}
+	edgedBin = filepath.Join(dir, "edged")
+	build := exec.Command("go", "build", "-race", "-tags", "rtlsdr", "-o", edgedBin, ".")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build edged:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func edged(t *testing.T, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	cmd := exec.Command(edgedBin, args...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err = cmd.Run()
+	return o.String(), e.String(), err
+}
+
+type fix struct {
+	Type     string     `json:"type"`
+	ID       string     `json:"id"`
+	BBox     [4]float64 `json:"bbox"`
+	Geometry struct {
+		Type        string          `json:"type"`
+		Coordinates [][][2]float64 `json:"coordinates"`
+	} `json:"geometry"`
+	Properties map[string]any `json:"properties"`
+}
+
+func parseFixes(t *testing.T, out string) []fix {
+	t.Helper()
+	var fixes []fix
+	sc := bufio.NewScanner(strings.NewReader(out))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var f fix
+		if err := json.Unmarshal(sc.Bytes(), &f); err != nil {
+			t.Fatalf("fix is not JSON: %v\n%s", err, sc.Text())
+		}
+		fixes = append(fixes, f)
+	}
+	return fixes
+}
+
+// signedArea is twice the ring's signed area in lon/lat: positive for counter-clockwise.
+func signedArea(ring [][2]float64) float64 {
+	a := 0.0
+	for i := 0; i+1 < len(ring); i++ {
+		a += ring[i][0]*ring[i+1][1] - ring[i+1][0]*ring[i][1]
+	}
+	return a
+}
+
+// distanceM is the geodesic distance on WGS84, by bisection on geo.Direct's azimuth-free
+// north/east offsets: adequate for "within 1 m" at these scales.
+func distanceM(lat1, lon1, lat2, lon2 float64) float64 {
+	n, e := geo.MetresPerDegree((lat1 + lat2) / 2)
+	return math.Hypot((lat2-lat1)*n, (lon2-lon1)*e)
+}
+
+// Ensure a recording with bursts at beacon B gives one fix per bursted window, each centred
+// on B's site, with a closed counter-clockwise 64-vertex ring and the brief's properties, in
+// every raw format synth writes.
+func TestE2EReplaySynthetic(t *testing.T) {
+	b, err := reference.Lookup("B")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, format := range []string{"cu8", "cs16", "cf32"} {
+		t.Run(format, func(t *testing.T) {
+			dir := t.TempDir()
+			out, stderr, err := edged(t, "synth", "-beacon", "B", "-format", format, "-windows", "10", "-bursts", "1,2,5,9", "-snr-db", "15", "-seed", "7", "-out", dir)
+			if err != nil {
+				t.Fatalf("synth: %v\n%s", err, stderr)
+			}
+			rec := strings.TrimSpace(out)
+			if filepath.Base(rec) != "synth_B_433.92M_250k."+format {
+				t.Errorf("recording named %q", filepath.Base(rec))
+			}
+			db := filepath.Join(dir, "fixes.db")
+			out, stderr, err = edged(t, "replay", "-receiver-id", "rx1", "-db", db, rec)
+			if err != nil {
+				t.Fatalf("replay: %v\n%s", err, stderr)
+			}
+			fixes := parseFixes(t, out)
+			var offsets []int
+			for _, f := range fixes {
+				offsets = append(offsets, int(f.Properties["sample_offset"].(float64)))
+			}
+			sort.Ints(offsets)
+			want := []int{1 * 16384, 2 * 16384, 5 * 16384, 9 * 16384}
+			if fmt.Sprint(offsets) != fmt.Sprint(want) {
+				t.Fatalf("fixes at sample offsets %v, want exactly the bursted windows %v", offsets, want)
+			}
+			for _, f := range fixes {
+				checkFix(t, f, b)
+			}
+		})
+	}
+}
+
+func checkFix(t *testing.T, f fix, b reference.Beacon) {
+	t.Helper()
+	p := f.Properties
+	if f.Type != "Feature" || f.ID != fmt.Sprintf("rx1:%d", int(p["sample_offset"].(float64))) {
+		t.Errorf("type %q id %q", f.Type, f.ID)
+	}
+	if d := distanceM(p["lat"].(float64), p["lon"].(float64), b.LatDeg, b.LonDeg); d > 1 {
+		t.Errorf("fix %s centred %.2f m from beacon %s", f.ID, d, b.Name)
+	}
+	if f.Geometry.Type != "Polygon" || len(f.Geometry.Coordinates) != 1 {
+		t.Fatalf("geometry %s with %d rings", f.Geometry.Type, len(f.Geometry.Coordinates))
+	}
+	ring := f.Geometry.Coordinates[0]
+	if len(ring) != 65 || ring[0] != ring[64] {
+		t.Errorf("ring has %d positions (want 64 + closing), closed=%v", len(ring), ring[0] == ring[len(ring)-1])
+	}
+	if signedArea(ring) <= 0 {
+		t.Error("ring is not counter-clockwise")
+	}
+	for _, k := range []string{"receiver_id", "time", "center_freq_hz", "sample_rate_hz", "sample_offset", "snr_db",
+		"lat", "lon", "sigma_east_m", "sigma_north_m", "rho", "semi_major_m", "semi_minor_m", "orientation_deg",
+		"confidence_level", "model_confidence", "model", "model_version", "seq"} {
+		if _, ok := p[k]; !ok {
+			t.Errorf("property %s missing", k)
+		}
+	}
+	if p["center_freq_hz"].(float64) != 433.92e6 || p["sample_rate_hz"].(float64) != 250000 || p["confidence_level"].(float64) != 0.95 {
+		t.Errorf("properties %v", p)
+	}
+	if o := p["orientation_deg"].(float64); o < 0 || o >= 180 {
+		t.Errorf("orientation %g outside [0,180)", o)
+	}
+	if a, b := p["semi_major_m"].(float64), p["semi_minor_m"].(float64); !(a >= b && b > 0) {
+		t.Errorf("semi axes %g, %g", a, b)
+	}
+}
+
+// Ensure bad recordings exit non-zero with one line naming the file and the problem.
+func TestE2EReplayBadInput(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty_433.92M_250k.cu8")
+	odd := filepath.Join(dir, "odd_433.92M_250k.cs16")
+	os.WriteFile(empty, nil, 0o644)
+	os.WriteFile(odd, make([]byte, 4099), 0o644)
+	cases := map[string]string{
+		filepath.Join(dir, "missing_433.92M_250k.cu8"): "no such file",
+		empty: "empty",
+		odd:   "4099",
+	}
+	for path, want := range cases {
+		_, stderr, err := edged(t, "replay", path)
+		if err == nil {
+			t.Errorf("%s: exit 0", path)
+			continue
+		}
+		lines := strings.Split(strings.TrimSpace(stderr), "\n")
+		if len(lines) != 1 || !strings.Contains(lines[0], filepath.Base(path)) || !strings.Contains(strings.ToLower(lines[0]), want) {
+			t.Errorf("%s: stderr %q, want one line naming the file and %q", path, stderr, want)
+		}
+	}
+}

@@ -1,0 +1,103 @@
+// Command edged is the Heimdall edge daemon: it reads IQ from an RTL-SDR, an rtl_tcp server
+// or a recording, computes the spectrogram a model's contract asks for, runs the model with
+// ONNX Runtime, and turns each estimate into an uncertainty-ellipse GeoJSON fix that it keeps
+// in bbolt and publishes over MQTT.
+//
+//	capture ──► dsp ──► infer ──► store (bbolt) ──► uplink (MQTT)
+//	                      ▲
+//	       model sync (MLflow registry, when reachable)
+//
+// This file only parses the command line and wires packages together; the stages live in
+// capture, dsp, infer, store and uplink, and internal/pipeline joins them.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime/debug"
+)
+
+// exitConfig is EX_CONFIG from sysexits.h: the unit's RestartPreventExitStatus= stops systemd
+// from restarting a daemon whose configuration cannot work.
+const exitConfig = 78
+
+// configError marks errors the operator must fix in the configuration.
+type configError struct{ err error }
+
+func (e configError) Error() string { return e.err.Error() }
+func (e configError) Unwrap() error { return e.err }
+
+const usage = `usage: edged <command> [flags] [args]
+
+commands:
+  run -config FILE        run the daemon (no -config: the embedded defaults)
+  replay [flags] FILE...  run recordings through the pipeline once; fixes on stdout
+  synth [flags]           write a synthetic recording with bursts at a reference beacon
+  model inspect FILE      print a model's contract, inputs, outputs, opsets and SHA-256
+  model list|sync|activate VERSION|rollback [-config FILE]
+                          manage models synced from MLflow
+  check-config FILE       validate a configuration file
+  version                 print the version
+
+Run 'edged <command> -h' for a command's flags.
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	cmd, args := os.Args[1], os.Args[2:]
+	var err error
+	switch cmd {
+	case "run":
+		err = runDaemon(args)
+	case "replay":
+		err = runReplay(args)
+	case "synth":
+		err = runSynth(args)
+	case "model":
+		err = runModel(args)
+	case "check-config":
+		err = runCheckConfig(args)
+	case "version", "-version", "--version":
+		fmt.Println("edged", version())
+	case "help", "-h", "-help", "--help":
+		fmt.Print(usage)
+	default:
+		fmt.Fprintf(os.Stderr, "edged: unknown command %q\n%s", cmd, usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "edged %s: %v\n", cmd, oneLine(err))
+		if errors.As(err, new(configError)) {
+			os.Exit(exitConfig)
+		}
+		os.Exit(1)
+	}
+}
+
+// oneLine folds a (possibly joined) error onto one line, as the CLI promises.
+func oneLine(err error) string {
+	b := []byte(err.Error())
+	for i, c := range b {
+		if c == '\n' {
+			b[i] = ';'
+		}
+	}
+	return string(b)
+}
+
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		v := bi.Main.Version
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				v += " " + s.Value[:12]
+			}
+		}
+		return v
+	}
+	return "(unknown)"
+}

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/heimdall/edged/configs"
+	"github.com/heimdall/edged/internal/daemon"
+)
+
+func runDaemon(args []string) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	path := fs.String("config", os.Getenv("EDGED_CONFIG"), "YAML config `FILE` (default: the embedded defaults)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := configs.Load(*path)
+	if err == nil {
+		err = cfg.Validate()
+	}
+	if err != nil {
+		return configError{err}
+	}
+	log, lvl := daemon.NewLogger(cfg, os.Stderr)
+	d, err := daemon.New(cfg, daemon.Options{ConfigPath: *path, Stdout: os.Stdout}, log, lvl)
+	if err != nil {
+		if errors.As(err, new(daemon.ConfigError)) {
+			return configError{err}
+		}
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		for range hup {
+			rctx, cancel := context.WithTimeout(ctx, time.Minute)
+			if err := d.Reload(rctx); err != nil {
+				log.Error("SIGHUP", "err", err)
+			}
+			cancel()
+		}
+	}()
+	log.Info("edged starting", "version", version(), "config", *path, "receiver_id", cfg.ReceiverID)
+	return d.Run(ctx)
+}
+
+func runCheckConfig(args []string) error {
+	if len(args) != 1 {
+		return fmt.Errorf("usage: edged check-config FILE")
+	}
+	cfg, err := configs.Load(args[0])
+	if err == nil {
+		err = cfg.Validate()
+	}
+	if err != nil {
+		return configError{err}
+	}
+	fmt.Printf("%s: ok\n", args[0])
+	return nil
+}

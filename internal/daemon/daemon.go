@@ -1,0 +1,417 @@
+// Package daemon runs edged as a long-lived service: the pipeline over a live or looped
+// source with restarts and backoff, the bbolt store, the MQTT uplink, the local HTTP API,
+// MLflow model sync, and systemd's readiness and watchdog protocol.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/daemon"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/heimdall/edged/capture"
+	"github.com/heimdall/edged/configs"
+	"github.com/heimdall/edged/infer"
+	"github.com/heimdall/edged/internal/api"
+	"github.com/heimdall/edged/internal/pipeline"
+	"github.com/heimdall/edged/store"
+	"github.com/heimdall/edged/uplink"
+)
+
+// Options are what the command line adds to the config.
+type Options struct {
+	// ConfigPath is re-read on Reload; empty means the embedded defaults.
+	ConfigPath string
+	// Stdout receives fixes when fix printing is on (the embedded defaults print them).
+	Stdout io.Writer
+}
+
+// Daemon is a running edged.
+type Daemon struct {
+	opts Options
+	log  *slog.Logger
+	lvl  *slog.LevelVar
+	reg  *prometheus.Registry
+
+	cfgMu sync.Mutex
+	cfg   configs.Config
+
+	db      *store.DB
+	models  *modelManager
+	mqtt    *uplink.MQTT
+	srcStat *sourceCollector
+	httpLn  net.Listener
+
+	pipe       atomic.Pointer[pipeline.Pipeline]
+	restart    chan struct{} // a model with other preprocessing needs a new pipeline
+	readyOnce  sync.Once
+	sourceUp   atomic.Bool
+	stallAfter time.Duration
+}
+
+// New opens the store, loads the model and binds the HTTP listener, so that every
+// configuration error surfaces before the daemon reports ready. It does not dial the broker
+// or MLflow: those come and go while the daemon runs.
+func New(cfg configs.Config, opts Options, log *slog.Logger, lvl *slog.LevelVar) (*Daemon, error) {
+	d := &Daemon{opts: opts, log: log, lvl: lvl, cfg: cfg, reg: prometheus.NewRegistry(), restart: make(chan struct{}, 1)}
+	d.stallAfter = time.Duration(cfg.Source.StallTimeoutSeconds * float64(time.Second))
+	d.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	d.srcStat = newSourceCollector(d.sourceHealthy)
+	d.reg.MustRegister(d.srcStat)
+
+	if err := infer.Init(cfg.OnnxRuntimeLib); err != nil {
+		return nil, err
+	}
+	state := cfg.ResolvedStateDir()
+	if err := os.MkdirAll(state, 0o750); err != nil {
+		return nil, fmt.Errorf("state_dir: %w", err)
+	}
+	dbPath := cfg.Store.Path
+	if dbPath == "" {
+		dbPath = filepath.Join(state, "edged.db")
+	}
+	var err error
+	d.db, err = store.Open(dbPath, store.Options{
+		FixRetentionCount: cfg.Store.RetentionFixes,
+		FixRetentionAge:   time.Duration(cfg.Store.RetentionHours * float64(time.Hour)),
+		OutboxMaxCount:    cfg.Store.OutboxMaxFixes,
+		OutboxMaxBytes:    cfg.Store.OutboxMaxBytes,
+		CacheTTL:          time.Duration(cfg.Store.CacheTTLSeconds * float64(time.Second)),
+	}, log.With("stage", "store"))
+	if err != nil {
+		return nil, err
+	}
+	d.reg.MustRegister(newStoreCollector(d.db))
+
+	if d.models, err = newModelManager(cfg, state, d.db, d.reg, log.With("stage", "infer")); err != nil {
+		d.db.Close()
+		return nil, err
+	}
+	d.models.restart = d.requestRestart
+	if cfg.MQTT.Broker != "" {
+		ucfg, err := uplinkConfig(cfg)
+		if err != nil {
+			d.Close()
+			return nil, configErr(err)
+		}
+		if d.mqtt, err = uplink.New(ucfg, d.db, log.With("stage", "uplink")); err != nil {
+			d.Close()
+			return nil, configErr(err)
+		}
+		d.reg.MustRegister(newUplinkCollector(d.mqtt))
+		d.models.onActivate = func(mi uplink.ModelInfo) {
+			if err := d.mqtt.PublishModel(mi); err != nil {
+				d.log.Warn("publish model topic", "err", err)
+			}
+		}
+	}
+	d.models.announce()
+	if d.httpLn, err = net.Listen("tcp", cfg.HTTP.Listen); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("http.listen: %w", err)
+	}
+	return d, nil
+}
+
+// ConfigError marks errors an operator must fix in the configuration; the command exits
+// with EX_CONFIG so systemd does not restart in a loop.
+type ConfigError struct{ Err error }
+
+func (e ConfigError) Error() string { return e.Err.Error() }
+func (e ConfigError) Unwrap() error { return e.Err }
+
+func configErr(err error) error { return ConfigError{err} }
+
+// Registry is the daemon's metrics registry.
+func (d *Daemon) Registry() *prometheus.Registry { return d.reg }
+
+// Run serves until ctx ends, then drains: the source stops first, every window already read
+// becomes a fix in bbolt, the broker hears `offline`, and the store is closed.
+func (d *Daemon) Run(ctx context.Context) error {
+	defer d.Close()
+	acfg, err := d.apiConfig()
+	if err != nil {
+		return configErr(err)
+	}
+	srv, err := api.New(acfg, api.Deps{
+		Engine: d.models.engine, DB: d.db, Gatherer: d.reg, Registerer: d.reg,
+		Ready: d.Ready, Models: d.models,
+	}, d.log.With("stage", "http"))
+	if err != nil {
+		return configErr(err)
+	}
+	var wg sync.WaitGroup
+	bg, stopBG := context.WithCancel(context.Background())
+	defer func() { stopBG(); wg.Wait() }()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := srv.Serve(bg, d.httpLn); err != nil {
+			d.log.Error("http server", "err", err)
+		}
+	}()
+	d.log.Info("http api listening", "addr", d.httpLn.Addr().String())
+	if d.mqtt != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// The uplink outlives the pipeline so the drain's last fixes can still go out;
+			// it publishes `offline` when bg ends.
+			if err := d.mqtt.Run(bg); err != nil && !errors.Is(err, context.Canceled) {
+				d.log.Error("uplink stopped", "err", err)
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		d.models.runSync(bg)
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		d.watchdog(bg)
+	}()
+
+	err = d.runPipelines(ctx)
+	daemon.SdNotify(false, daemon.SdNotifyStopping)
+	d.log.Info("stopping", "reason", context.Cause(ctx))
+	return err
+}
+
+// runPipelines keeps a pipeline running over the configured source, restarting it with
+// capped backoff when the source fails, until ctx ends.
+func (d *Daemon) runPipelines(ctx context.Context) error {
+	backoff := time.Second
+	for ctx.Err() == nil {
+		cfg := d.config()
+		src, err := openSource(cfg, os.Getenv("RUNTIME_DIRECTORY"), d.log.With("stage", "capture"))
+		if err != nil {
+			if errors.Is(err, capture.ErrBadConfig) || errors.Is(err, capture.ErrUnknownFormat) || errors.Is(err, capture.ErrUnsupportedFormat) {
+				return configErr(err)
+			}
+			d.sourceUp.Store(false)
+			d.log.Warn("source unavailable; retrying", "err", err, "retry_in", backoff)
+			if !sleep(ctx, backoff) {
+				break
+			}
+			backoff = min(2*backoff, time.Minute)
+			continue
+		}
+		d.srcStat.set(src)
+		runCtx, cancel := context.WithCancel(ctx)
+		err = d.runOne(runCtx, cfg, src)
+		cancel()
+		src.Close()
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err == nil {
+			// The source ended (a finite recording) or a model swap needs new preprocessing.
+			backoff = time.Second
+			continue
+		}
+		d.sourceUp.Store(false)
+		d.log.Error("pipeline stopped; restarting", "err", err, "retry_in", backoff)
+		if !sleep(ctx, backoff) {
+			break
+		}
+		backoff = min(2*backoff, time.Minute)
+	}
+	return nil
+}
+
+func (d *Daemon) runOne(ctx context.Context, cfg configs.Config, src capture.Source) error {
+	var out io.Writer
+	if cfg.Fix.Print == "stdout" {
+		out = d.opts.Stdout
+	}
+	var notify func()
+	if d.mqtt != nil {
+		notify = d.mqtt.Notify
+	}
+	p, err := pipeline.New(pipeline.Config{
+		ReceiverID: cfg.ReceiverID, GateSNRDB: cfg.Gate.SNRDB, Output: out,
+		Fix: infer.FixOptions{ConfidenceLevel: cfg.Fix.ConfidenceLevel, Vertices: cfg.Fix.Vertices},
+	}, src, d.models.engine, d.db, notify, d.models.metrics, d.log.With("stage", "pipeline"))
+	if err != nil {
+		return err
+	}
+	d.pipe.Store(p)
+	d.log.Info("pipeline running", "source", src.Info().Name, "rate_hz", src.Info().SampleRateHz,
+		"center_freq_hz", src.Info().CenterFreqHz, "model", d.models.engine.Active().Name, "version", d.models.engine.Active().Version)
+	// A swap to a model with different preprocessing cancels this run; the loop builds the
+	// next pipeline from the new model's contract.
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-d.restart:
+			cancel()
+		case <-runCtx.Done():
+		}
+	}()
+	return p.Run(runCtx)
+}
+
+// watchdog feeds systemd's watchdog only while windows flow, and sends READY=1 once the model
+// is loaded and the first window went through: a stalled dongle that does not make the
+// process exit (rtl_433 #1662) still gets restarted by systemd.
+func (d *Daemon) watchdog(ctx context.Context) {
+	interval := time.Second
+	if wd, err := daemon.SdWatchdogEnabled(false); err == nil && wd > 0 {
+		interval = wd / 3
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		healthy := d.sourceHealthy()
+		d.sourceUp.Store(healthy)
+		if healthy {
+			d.readyOnce.Do(func() {
+				daemon.SdNotify(false, daemon.SdNotifyReady)
+				d.log.Info("ready")
+			})
+			daemon.SdNotify(false, daemon.SdNotifyWatchdog)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// sourceHealthy: a window went through the pipeline within the stall timeout.
+func (d *Daemon) sourceHealthy() bool {
+	p := d.pipe.Load()
+	if p == nil {
+		return false
+	}
+	last := p.LastAdvance()
+	// A window at the contract's rate takes WindowSamples/rate to fill; allow that on top.
+	return !last.IsZero() && time.Since(last) < d.stallAfter+2*time.Second
+}
+
+// Ready is nil when the daemon serves its purpose: model loaded, samples flowing.
+func (d *Daemon) Ready() error {
+	if d.models.engine.Active() == nil {
+		return errors.New("no model loaded")
+	}
+	if !d.sourceHealthy() {
+		return errors.New("source not delivering samples (stalled, reconnecting or not started)")
+	}
+	return nil
+}
+
+// Reload re-reads the configuration and the model (SIGHUP). What cannot change live (store
+// path, HTTP address, broker) needs a restart and is logged as such.
+func (d *Daemon) Reload(ctx context.Context) error {
+	cfg, err := configs.Load(d.opts.ConfigPath)
+	if err == nil {
+		err = cfg.Validate()
+	}
+	if err != nil {
+		return fmt.Errorf("reload: config unchanged: %w", err)
+	}
+	old := d.config()
+	var needsRestart []string
+	if cfg.Store != old.Store || cfg.ResolvedStateDir() != old.ResolvedStateDir() {
+		needsRestart = append(needsRestart, "store")
+	}
+	if cfg.HTTP.Listen != old.HTTP.Listen {
+		needsRestart = append(needsRestart, "http.listen")
+	}
+	if cfg.MQTT != old.MQTT {
+		needsRestart = append(needsRestart, "mqtt")
+	}
+	if len(needsRestart) > 0 {
+		d.log.Warn("reload: these keys change only on restart", "keys", strings.Join(needsRestart, ","))
+	}
+	d.lvl.Set(parseLevel(cfg.LogLevel))
+	d.cfgMu.Lock()
+	d.cfg = cfg
+	d.cfgMu.Unlock()
+	if err := d.models.reload(ctx, cfg); err != nil {
+		return fmt.Errorf("reload model: %w", err)
+	}
+	if cfg.Source != old.Source || cfg.Gate != old.Gate || cfg.Fix != old.Fix || cfg.ReceiverID != old.ReceiverID {
+		d.requestRestart()
+	}
+	d.log.Info("reloaded", "config", d.opts.ConfigPath)
+	return nil
+}
+
+func (d *Daemon) requestRestart() {
+	select {
+	case d.restart <- struct{}{}:
+	default:
+	}
+}
+
+func (d *Daemon) config() configs.Config {
+	d.cfgMu.Lock()
+	defer d.cfgMu.Unlock()
+	return d.cfg
+}
+
+// Close releases what New opened.
+func (d *Daemon) Close() error {
+	if d.httpLn != nil {
+		d.httpLn.Close()
+	}
+	if d.models != nil {
+		d.models.close()
+	}
+	if d.db != nil {
+		return d.db.Close()
+	}
+	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// ParseLevel maps a config log level to slog's.
+func parseLevel(s string) slog.Level {
+	switch s {
+	case "debug":
+		return slog.LevelDebug
+	case "warn":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
+
+// NewLogger builds the daemon's logger on stderr, its level adjustable at reload.
+func NewLogger(cfg configs.Config, w io.Writer) (*slog.Logger, *slog.LevelVar) {
+	lvl := new(slog.LevelVar)
+	lvl.Set(parseLevel(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts)), lvl
+	}
+	return slog.New(slog.NewTextHandler(w, opts)), lvl
+}

@@ -1,0 +1,321 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"reflect"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/heimdall/edged/configs"
+	"github.com/heimdall/edged/dsp"
+	"github.com/heimdall/edged/infer"
+	"github.com/heimdall/edged/internal/api"
+	"github.com/heimdall/edged/internal/pipeline"
+	"github.com/heimdall/edged/models/reference"
+	"github.com/heimdall/edged/store"
+	"github.com/heimdall/edged/uplink"
+)
+
+// modelManager owns the engine's models: where they come from (a configured file, MLflow
+// sync, or the embedded reference), verification before anything is swapped in, reload,
+// rollback, and the retained MQTT model topic.
+type modelManager struct {
+	log     *slog.Logger
+	engine  *infer.Engine
+	metrics *pipeline.Metrics
+	syncer  syncer
+
+	mu      sync.Mutex
+	cfg     configs.Config
+	since   time.Time
+	origin  string // config, mlflow or embedded
+	restart func()
+
+	onActivate func(uplink.ModelInfo)
+	reloads    *prometheus.CounterVec
+	info       *prometheus.GaugeVec
+}
+
+func newModelManager(cfg configs.Config, stateDir string, db *store.DB, reg *prometheus.Registry, log *slog.Logger) (*modelManager, error) {
+	mm := &modelManager{log: log, cfg: cfg, metrics: pipeline.NewMetrics(reg)}
+	mm.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "edged_model_reloads_total",
+		Help: "Model activations, by result (ok, error).",
+	}, []string{"result"})
+	mm.info = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "edged_model_info",
+		Help: "The model in use (value 1), by name, version, sha256 and origin.",
+	}, []string{"name", "version", "sha256", "origin"})
+	reg.MustRegister(mm.reloads, mm.info)
+
+	if cfg.MLflow.TrackingURI != "" {
+		if err := mm.startSync(cfg, stateDir, db, reg); err != nil {
+			return nil, configErr(fmt.Errorf("mlflow: %w", err))
+		}
+	}
+
+	var first *infer.Model
+	var err error
+	switch {
+	case cfg.Model.Path != "":
+		first, err = mm.load(infer.Source{Path: cfg.Model.Path}, cfg)
+		mm.origin = "config"
+	case mm.syncer != nil:
+		// Offline-first: the last installed version, from disk, with MLflow unreachable.
+		var inst installed
+		var ok bool
+		inst, ok, err = mm.syncer.Restore(context.Background())
+		if err == nil && ok {
+			first = mm.engineActive()
+			mm.origin = "mlflow"
+			log.Info("restored synced model", "name", inst.Name, "version", inst.Version)
+		}
+	}
+	if err != nil {
+		return nil, configErr(err)
+	}
+	if first == nil {
+		if first, err = mm.load(infer.Source{Data: reference.Model}, cfg); err != nil {
+			return nil, err
+		}
+		mm.origin = "embedded"
+	}
+	if mm.engine == nil {
+		mm.engine = infer.NewEngine(first)
+	}
+	mm.since = time.Now().UTC()
+	if err := mm.setChallenger(cfg); err != nil {
+		return nil, configErr(err)
+	}
+	return mm, nil
+}
+
+func (mm *modelManager) engineActive() *infer.Model {
+	if mm.engine == nil {
+		return nil
+	}
+	return mm.engine.Active()
+}
+
+func (mm *modelManager) load(src infer.Source, cfg configs.Config) (*infer.Model, error) {
+	c, err := cfg.Model.LoadContract()
+	if err != nil {
+		return nil, fmt.Errorf("model.contract_file: %w", err)
+	}
+	return infer.Load(src, infer.Options{Contract: c, Override: cfg.Model.OverrideContract,
+		IntraOpThreads: cfg.Model.IntraOpThreads, Optimization: cfg.Model.Optimization, MaxBatch: cfg.Model.MaxBatch})
+}
+
+func (mm *modelManager) setChallenger(cfg configs.Config) error {
+	ch := cfg.Model.Challenger
+	if ch.Path == "" {
+		mm.engine.SetChallenger(nil, 0, false)
+		return nil
+	}
+	m, err := mm.load(infer.Source{Path: ch.Path}, cfg)
+	if err != nil {
+		return fmt.Errorf("model.challenger.path: %w", err)
+	}
+	if !reflect.DeepEqual(m.Contract.Preprocess, mm.engine.Active().Contract.Preprocess) {
+		m.Close()
+		return errors.New("model.challenger.path: its preprocessing differs from the champion's; an A/B test needs the same features")
+	}
+	mm.engine.SetChallenger(m, ch.Split, ch.Mode == "shadow")
+	mm.log.Info("challenger active", "name", m.Name, "version", m.Version, "split", ch.Split, "mode", ch.Mode)
+	return nil
+}
+
+// smokeTest runs the model once on the features of a window of deterministic noise: the
+// outputs must be finite, or the model is refused before it serves.
+func smokeTest(m *infer.Model) error {
+	p := m.Contract.Preprocess
+	fe, err := dsp.NewFrontend(p)
+	if err != nil {
+		return err
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	iq := make([]complex64, p.WindowSamples)
+	for i := range iq {
+		iq[i] = complex(float32(rng.NormFloat64()*0.01), float32(rng.NormFloat64()*0.01))
+	}
+	feat := make([]float32, m.FeatureLen())
+	if _, err := fe.Features(iq, feat); err != nil {
+		return fmt.Errorf("smoke test features: %w", err)
+	}
+	_, errs, err := m.Predict(context.Background(), [][]float32{feat})
+	if err != nil {
+		return fmt.Errorf("smoke test: %w", err)
+	}
+	if errs[0] != nil {
+		return fmt.Errorf("smoke test: %w", errs[0])
+	}
+	return nil
+}
+
+// activate swaps m in. A model whose preprocessing differs needs a new pipeline.
+func (mm *modelManager) activate(m *infer.Model, origin string) {
+	old := mm.engine.Active()
+	mm.engine.Swap(m)
+	mm.mu.Lock()
+	mm.since, mm.origin = time.Now().UTC(), origin
+	restart := mm.restart
+	mm.mu.Unlock()
+	mm.reloads.WithLabelValues("ok").Inc()
+	mm.log.Info("model active", "name", m.Name, "version", m.Version, "sha256", m.SHA256, "origin", origin)
+	if !reflect.DeepEqual(old.Contract.Preprocess, m.Contract.Preprocess) && restart != nil {
+		restart()
+	}
+	mm.announce()
+}
+
+// announce publishes the active model on the metrics and the retained MQTT topic.
+func (mm *modelManager) announce() {
+	m := mm.engine.Active()
+	mm.mu.Lock()
+	since, origin := mm.since, mm.origin
+	mm.mu.Unlock()
+	mm.info.Reset()
+	mm.info.WithLabelValues(m.Name, m.Version, m.SHA256, origin).Set(1)
+	if mm.onActivate != nil {
+		mm.onActivate(uplink.ModelInfo{Name: m.Name, Version: m.Version, SHA256: m.SHA256, Since: since})
+	}
+}
+
+// reload re-reads the model the config names (SIGHUP, POST /api/v1/model/reload).
+func (mm *modelManager) reload(ctx context.Context, cfg configs.Config) error {
+	mm.mu.Lock()
+	mm.cfg = cfg
+	mm.mu.Unlock()
+	var (
+		m   *infer.Model
+		err error
+	)
+	switch {
+	case cfg.Model.Path != "":
+		m, err = mm.load(infer.Source{Path: cfg.Model.Path}, cfg)
+		if err == nil {
+			err = smokeTest(m)
+		}
+		if err == nil {
+			mm.activate(m, "config")
+		}
+	case mm.syncer != nil:
+		_, err = mm.syncer.SyncOnce(ctx)
+	default:
+		m, err = mm.load(infer.Source{Data: reference.Model}, cfg)
+		if err == nil {
+			mm.activate(m, "embedded")
+		}
+	}
+	if err != nil {
+		mm.reloads.WithLabelValues("error").Inc()
+		if m != nil {
+			m.Close()
+		}
+		return err
+	}
+	return mm.setChallenger(cfg)
+}
+
+func (mm *modelManager) runSync(ctx context.Context) {
+	if mm.syncer == nil {
+		return
+	}
+	if err := mm.syncer.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		mm.log.Error("model sync stopped", "err", err)
+	}
+}
+
+func (mm *modelManager) close() {
+	if mm.engine == nil {
+		return
+	}
+	if ch, _, _ := mm.engine.Challenger(); ch != nil {
+		ch.Close()
+	}
+	mm.engine.Active().Close()
+}
+
+// The api.ModelManager side.
+
+func (mm *modelManager) Active() api.ModelInfo {
+	m := mm.engine.Active()
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	return api.ModelInfo{Name: m.Name, Version: m.Version, SHA256: m.SHA256, Since: mm.since, Active: true, Source: mm.origin}
+}
+
+func (mm *modelManager) List() ([]api.ModelInfo, error) {
+	active := mm.Active()
+	if mm.syncer == nil {
+		return []api.ModelInfo{active}, nil
+	}
+	inst, err := mm.syncer.List()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.ModelInfo, 0, len(inst)+1)
+	seen := false
+	for _, in := range inst {
+		isActive := in.SHA256 == active.SHA256
+		seen = seen || isActive
+		out = append(out, api.ModelInfo{Name: in.Name, Version: in.Version, SHA256: in.SHA256, Since: in.Since, Active: isActive, Source: "mlflow"})
+	}
+	if !seen {
+		out = append([]api.ModelInfo{active}, out...)
+	}
+	return out, nil
+}
+
+func (mm *modelManager) Reload(ctx context.Context) error {
+	mm.mu.Lock()
+	cfg := mm.cfg
+	mm.mu.Unlock()
+	return mm.reload(ctx, cfg)
+}
+
+func (mm *modelManager) Rollback(ctx context.Context) error {
+	if mm.syncer == nil {
+		return errors.New("rollback needs MLflow sync: no earlier version is installed")
+	}
+	return mm.syncer.Rollback(ctx)
+}
+
+// newStoreCollector exports the store's size, outbox depth and drops.
+func newStoreCollector(db *store.DB) prometheus.Collector {
+	return collectorFunc{
+		descs: []*prometheus.Desc{
+			prometheus.NewDesc("edged_store_size_bytes", "Size of the bbolt file.", nil, nil),
+			prometheus.NewDesc("edged_outbox_fixes", "Fixes committed and not yet acknowledged by the broker.", nil, nil),
+			prometheus.NewDesc("edged_outbox_bytes", "Bytes of fixes in the outbox.", nil, nil),
+			prometheus.NewDesc("edged_outbox_dropped_total", "Fixes dropped, oldest first, because the outbox was full.", nil, nil),
+		},
+		collect: func(descs []*prometheus.Desc, ch chan<- prometheus.Metric) {
+			n, b := db.OutboxLen()
+			ch <- prometheus.MustNewConstMetric(descs[0], prometheus.GaugeValue, float64(db.SizeBytes()))
+			ch <- prometheus.MustNewConstMetric(descs[1], prometheus.GaugeValue, float64(n))
+			ch <- prometheus.MustNewConstMetric(descs[2], prometheus.GaugeValue, float64(b))
+			ch <- prometheus.MustNewConstMetric(descs[3], prometheus.CounterValue, float64(db.Dropped()))
+		},
+	}
+}
+
+// collectorFunc is a collector read at scrape time.
+type collectorFunc struct {
+	descs   []*prometheus.Desc
+	collect func([]*prometheus.Desc, chan<- prometheus.Metric)
+}
+
+func (c collectorFunc) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range c.descs {
+		ch <- d
+	}
+}
+
+func (c collectorFunc) Collect(ch chan<- prometheus.Metric) { c.collect(c.descs, ch) }
