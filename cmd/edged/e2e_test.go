@@ -51,7 +51,7 @@ type fix struct {
 	ID       string     `json:"id"`
 	BBox     [4]float64 `json:"bbox"`
 	Geometry struct {
-		Type        string          `json:"type"`
+		Type        string         `json:"type"`
 		Coordinates [][][2]float64 `json:"coordinates"`
 	} `json:"geometry"`
 	Properties map[string]any `json:"properties"`
