@@ -211,16 +211,23 @@ func (d *Daemon) runPipelines(ctx context.Context) error {
 			continue
 		}
 		d.srcStat.set(src)
-		runCtx, cancel := context.WithCancel(ctx)
-		err = d.runOne(runCtx, cfg, src)
-		cancel()
+		restarted, err := d.runOne(ctx, cfg, src)
 		src.Close()
 		if ctx.Err() != nil {
 			return nil
 		}
 		if err == nil {
-			// The source ended (a finite recording) or a model swap needs new preprocessing.
 			backoff = time.Second
+			if !restarted && cfg.Source.Kind == "file" {
+				// A recording played once: keep serving the API and the uplink's drain
+				// until told to stop or reloaded, rather than replaying it again.
+				d.log.Info("recording finished; idle until reload or stop", "path", cfg.Source.File.Path)
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-d.restart:
+				}
+			}
 			continue
 		}
 		d.sourceUp.Store(false)
@@ -233,7 +240,9 @@ func (d *Daemon) runPipelines(ctx context.Context) error {
 	return nil
 }
 
-func (d *Daemon) runOne(ctx context.Context, cfg configs.Config, src capture.Source) error {
+// runOne runs one pipeline until the source ends, ctx ends, or a restart is requested
+// (restarted is then true).
+func (d *Daemon) runOne(ctx context.Context, cfg configs.Config, src capture.Source) (restarted bool, err error) {
 	var out io.Writer
 	if cfg.Fix.Print == "stdout" {
 		out = d.opts.Stdout
@@ -247,7 +256,7 @@ func (d *Daemon) runOne(ctx context.Context, cfg configs.Config, src capture.Sou
 		Fix: infer.FixOptions{ConfidenceLevel: cfg.Fix.ConfidenceLevel, Vertices: cfg.Fix.Vertices},
 	}, src, d.models.engine, d.db, notify, d.models.metrics, d.log.With("stage", "pipeline"))
 	if err != nil {
-		return err
+		return false, err
 	}
 	d.pipe.Store(p)
 	d.log.Info("pipeline running", "source", src.Info().Name, "rate_hz", src.Info().SampleRateHz,
@@ -256,14 +265,18 @@ func (d *Daemon) runOne(ctx context.Context, cfg configs.Config, src capture.Sou
 	// next pipeline from the new model's contract.
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	var wasRestarted atomic.Bool
 	go func() {
 		select {
 		case <-d.restart:
+			wasRestarted.Store(true)
 			cancel()
 		case <-runCtx.Done():
 		}
 	}()
-	return p.Run(runCtx)
+	err = p.Run(runCtx)
+	cancel()
+	return wasRestarted.Load(), err
 }
 
 // watchdog feeds systemd's watchdog only while windows flow, and sends READY=1 once the model

@@ -1,0 +1,174 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/heimdall/edged/internal/mosquittotest"
+)
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// daemonUnderTest is `edged run` started by a test, killed on cleanup.
+type daemonUnderTest struct {
+	cmd    *exec.Cmd
+	stderr *bytes.Buffer
+	done   chan error
+}
+
+func startDaemon(t *testing.T, config string, env ...string) *daemonUnderTest {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "edged.yaml")
+	if err := os.WriteFile(path, []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d := &daemonUnderTest{stderr: new(bytes.Buffer), done: make(chan error, 1)}
+	d.cmd = exec.Command(edgedBin, "run", "-config", path)
+	d.cmd.Stderr = d.stderr
+	d.cmd.Env = append(os.Environ(), env...)
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { d.done <- d.cmd.Wait() }()
+	t.Cleanup(func() {
+		d.cmd.Process.Kill()
+		<-d.done
+		if t.Failed() {
+			t.Logf("edged stderr:\n%s", d.stderr)
+		}
+	})
+	return d
+}
+
+// stop sends SIGTERM and waits, failing if edged takes longer than limit or exits non-zero.
+func (d *daemonUnderTest) stop(t *testing.T, limit time.Duration) {
+	t.Helper()
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-d.done:
+		d.done <- err
+		if err != nil {
+			t.Errorf("edged exited with %v after SIGTERM", err)
+		}
+	case <-time.After(limit):
+		t.Errorf("edged still running %v after SIGTERM", limit)
+	}
+}
+
+// Ensure the daemon publishes every fix of a recording to heimdall/<receiver_id>/fix on a
+// real mosquitto, announces itself online and its model (retained), serves its probes, and
+// says offline when stopped.
+func TestE2EDaemonMQTT(t *testing.T) {
+	broker := mosquittotest.Start(t, mosquittotest.Options{})
+	dir := t.TempDir()
+	out, stderr, err := edged(t, "synth", "-beacon", "F", "-windows", "12", "-bursts", "odd", "-out", dir)
+	if err != nil {
+		t.Fatalf("synth: %v\n%s", err, stderr)
+	}
+	rec := strings.TrimSpace(out)
+
+	var mu sync.Mutex
+	fixes := map[string]bool{}
+	var availability []string
+	var modelTopic []byte
+	got := make(chan struct{}, 64)
+	sub := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(broker.URL()).SetClientID("e2e-sub"))
+	if tok := sub.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("subscriber connect: %v", tok.Error())
+	}
+	defer sub.Disconnect(100)
+	tok := sub.Subscribe("heimdall/rx-e2e/#", 1, func(_ mqtt.Client, m mqtt.Message) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case strings.HasSuffix(m.Topic(), "/fix"):
+			var f struct{ ID string }
+			json.Unmarshal(m.Payload(), &f)
+			fixes[f.ID] = true
+		case strings.HasSuffix(m.Topic(), "/availability"):
+			availability = append(availability, string(m.Payload()))
+		case strings.HasSuffix(m.Topic(), "/model"):
+			modelTopic = append([]byte(nil), m.Payload()...)
+		}
+		got <- struct{}{}
+	})
+	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("subscribe: %v", tok.Error())
+	}
+
+	httpAddr := freeAddr(t)
+	d := startDaemon(t, fmt.Sprintf(`
+receiver_id: rx-e2e
+state_dir: %s
+source:
+  file: {path: %s, pace: 0, loop: false}
+fix: {print: none}
+mqtt: {broker: %s, reconnect_min_ms: 100}
+http: {listen: %s}
+`, filepath.Join(dir, "state"), rec, broker.URL(), httpAddr))
+
+	want := 6 // windows 1, 3, 5, 7, 9, 11
+	deadline := time.After(60 * time.Second)
+	for {
+		mu.Lock()
+		n, online, model := len(fixes), len(availability) > 0 && availability[len(availability)-1] == "online", modelTopic != nil
+		mu.Unlock()
+		if n >= want && online && model {
+			break
+		}
+		select {
+		case <-got:
+		case <-deadline:
+			t.Fatalf("after 60 s: %d fixes of %d, availability %v, model topic %v", n, want, availability, model)
+		}
+	}
+	for k := 1; k < 12; k += 2 {
+		if id := fmt.Sprintf("rx-e2e:%d", k*16384); !fixes[id] {
+			t.Errorf("fix %s not received (got %v)", id, fixes)
+		}
+	}
+	var mi struct{ Name, Version, SHA256 string }
+	if err := json.Unmarshal(modelTopic, &mi); err != nil || mi.Name != "edged-reference-beacon" || len(mi.SHA256) != 64 {
+		t.Errorf("model topic %s (%v)", modelTopic, err)
+	}
+	resp, err := http.Get("http://" + httpAddr + "/healthz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Errorf("healthz: %v %v", resp, err)
+	}
+	d.stop(t, 5*time.Second)
+	deadline = time.After(10 * time.Second)
+	for {
+		mu.Lock()
+		last := availability[len(availability)-1]
+		mu.Unlock()
+		if last == "offline" {
+			break
+		}
+		select {
+		case <-got:
+		case <-deadline:
+			t.Fatalf("availability never went offline: %v", availability)
+		}
+	}
+}
