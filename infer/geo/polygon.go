@@ -18,6 +18,11 @@ const (
 	// so a degenerate ellipse is drawn as a 10 cm one (still ~1000 rounding
 	// steps of RoundCoord across).
 	MinSemiAxisM = 0.1
+	// MinAxisRatio floors the semi-minor axis at this fraction of the
+	// semi-major: a line-shaped ellipse (|ρ| = 1) drawn 0.1 m wide and 100 km
+	// long would be thinner than the error of straight lon/lat edges near a
+	// pole, and its two sides could cross; at 1/1000 it still reads as a line.
+	MinAxisRatio = 1e-3
 	// MaxSemiAxisM bounds the semi-major axis (5000 km): a larger "fix" is
 	// meaningless, and below it a ring can never hold both poles.
 	MaxSemiAxisM = 5e6
@@ -122,10 +127,14 @@ func appendRings(b []byte, rings [][][2]float64) []byte {
 // Vertex k is the point at parametric angle t = 2πk/n, x = a·cos t along the
 // major axis and y = b·sin t along the minor axis (the major axis turned 90°
 // counter-clockwise), placed geodesically: its tangent-plane distance and
-// azimuth from the centre go to Direct. The ring is counter-clockwise and
+// azimuth from the centre go to Direct. Where straight lon/lat edges would
+// stray from the ellipse (edges over 5° of longitude, or within 1° of a
+// pole) extra vertices are bisected in so that no edge cuts across the
+// ring; elsewhere the ring has exactly vertices+1 positions. The ring is counter-clockwise and
 // closed, with coordinates rounded by RoundCoord. A ring crossing ±180° is
 // split there into a MultiPolygon; a ring around a pole is closed through
-// the pole along ±180° edges. Semi-axes below MinSemiAxisM are raised to it.
+// the pole along ±180° edges. Semi-axes below MinSemiAxisM are raised to
+// it, and the semi-minor axis to at least MinAxisRatio of the semi-major.
 func Polygon(latDeg, lonDeg float64, e Ellipse, vertices int) (Geometry, error) {
 	if !finite(latDeg) || !finite(lonDeg) || math.Abs(latDeg) > 90 || math.Abs(lonDeg) > 180 {
 		return Geometry{}, fmt.Errorf("%w: lat %g lon %g", ErrCentre, latDeg, lonDeg)
@@ -147,7 +156,8 @@ func Polygon(latDeg, lonDeg float64, e Ellipse, vertices int) (Geometry, error) 
 	if a > MaxSemiAxisM {
 		return Geometry{}, fmt.Errorf("%w: semi-major %g m > %g m", ErrTooLarge, a, float64(MaxSemiAxisM))
 	}
-	a, b = math.Max(a, MinSemiAxisM), math.Max(b, MinSemiAxisM)
+	a = math.Max(a, MinSemiAxisM)
+	b = math.Max(b, math.Max(MinSemiAxisM, a*MinAxisRatio))
 
 	pts := ellipseRing(latDeg, lonDeg, a, b, orient, vertices)
 	wind := unwrap(pts)
@@ -197,19 +207,84 @@ func Polygon(latDeg, lonDeg float64, e Ellipse, vertices int) (Geometry, error) 
 	return g, nil
 }
 
-// ellipseRing is the n vertices as [lon, lat], lon in [-180, 180).
+// Straight edges in lon/lat stop following the ellipse where the lon/lat
+// map is strongly non-linear: near a pole, and for ellipses over ~1000 km.
+// There an edge can cut across the ring's other side (a thin ellipse passing
+// a pole is the worst case), so such edges are bisected in t:
+//   - while consecutive positions are more than maxLonStepDeg apart in longitude;
+//   - within polarBandDeg of a pole, while the edge's midpoint misses the
+//     ellipse's by more than a tenth of the minor axis on the ground.
+//
+// A ring gets at most max(16n, 2048) positions (and maxRingPoints) this way.
+const (
+	maxLonStepDeg = 5
+	polarBandDeg  = 89
+	maxRingPoints = 4 * MaxVertices // cap after bisection, whatever the input
+	maxBisections = 40              // depth cap per edge
+)
+
+// ring evaluates the ellipse's geodesic vertex at parametric angle t.
+type ring struct {
+	latDeg, lonDeg, a, b, me, mn float64
+	tolDeg                       float64 // polar-band midpoint tolerance, degrees of latitude
+	limit                        int     // most positions after bisection
+}
+
+func (r *ring) at(t float64) [2]float64 {
+	st, ct := math.Sincos(t)
+	u, v := r.a*ct, r.b*st
+	east, north := u*r.me-v*r.mn, u*r.mn+v*r.me
+	az := math.Atan2(east, north) * (180 / math.Pi)
+	lat, lon := Direct(r.latDeg, r.lonDeg, az, math.Hypot(east, north))
+	return [2]float64{lon, lat}
+}
+
+// ellipseRing is the ring as [lon, lat], lon in [-180, 180): the n vertices
+// at t = 2πk/n, plus bisection points where edges would stray (see above).
 func ellipseRing(latDeg, lonDeg, a, b, orientDeg float64, n int) [][2]float64 {
 	me, mn := sincosd(orientDeg) // major axis unit vector (east, north)
-	pts := make([][2]float64, n)
-	for k := range pts {
-		st, ct := math.Sincos(2 * math.Pi * float64(k) / float64(n))
-		u, v := a*ct, b*st
-		east, north := u*me-v*mn, u*mn+v*me
-		az := math.Atan2(east, north) * (180 / math.Pi)
-		lat, lon := Direct(latDeg, lonDeg, az, math.Hypot(east, north))
-		pts[k] = [2]float64{lon, lat}
+	r := ring{latDeg: latDeg, lonDeg: lonDeg, a: a, b: b, me: me, mn: mn,
+		tolDeg: 0.1 * b / 111e3, limit: min(max(16*n, 2048), maxRingPoints)}
+	dt := 2 * math.Pi / float64(n)
+	pts := make([][2]float64, 0, n)
+	first := r.at(0)
+	p := first
+	for k := range n {
+		pts = append(pts, p)
+		q := first
+		if k+1 < n {
+			q = r.at(float64(k+1) * dt)
+		}
+		pts = r.bisect(pts, float64(k)*dt, float64(k+1)*dt, p, q, 0)
+		p = q
 	}
 	return pts
+}
+
+// bisect appends, in order, the points strictly between p = at(t0) and
+// q = at(t1) that the edge p–q needs.
+func (r *ring) bisect(pts [][2]float64, t0, t1 float64, p, q [2]float64, depth int) [][2]float64 {
+	if depth >= maxBisections || len(pts) >= r.limit {
+		return pts
+	}
+	dq := math.Remainder(q[0]-p[0], 360)
+	far := math.Abs(dq) > maxLonStepDeg
+	if !far && math.Max(math.Abs(p[1]), math.Abs(q[1])) <= polarBandDeg {
+		return pts
+	}
+	tm := (t0 + t1) / 2
+	m := r.at(tm)
+	if !far {
+		// Longitude scaled by cos φ: the miss measured on the ground.
+		_, cm := sincosd(m[1])
+		dm := math.Remainder(m[0]-p[0], 360)
+		if math.Hypot((dm-dq/2)*cm, m[1]-(p[1]+q[1])/2) <= r.tolDeg {
+			return pts
+		}
+	}
+	pts = r.bisect(pts, t0, tm, p, m, depth+1)
+	pts = append(pts, m)
+	return r.bisect(pts, tm, t1, m, q, depth+1)
 }
 
 // unwrap makes longitudes continuous along the ring (each step taken the
