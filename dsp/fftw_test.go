@@ -44,7 +44,7 @@ func randomSignal(r *rand.Rand, n int) []complex64 {
 func TestFFTW_MatchesGonum(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for _, n := range fftSizes {
-		f, err := newFFT(n)
+		f, err := newFFT(n, false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -64,7 +64,7 @@ func TestFFTW_MatchesGonum(t *testing.T) {
 // convention the mel and offset code rely on).
 func TestFFTW_ToneBin(t *testing.T) {
 	const n, bin = 256, 37
-	f, err := newFFT(n)
+	f, err := newFFT(n, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +95,7 @@ func TestFFTW_Concurrent(t *testing.T) {
 			r := rand.New(rand.NewPCG(uint64(g), 7))
 			for i := range 10 {
 				n := sizes[(g+i)%len(sizes)]
-				f, err := newFFT(n)
+				f, err := newFFT(n, false)
 				if err != nil {
 					errs <- err.Error()
 					return

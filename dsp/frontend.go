@@ -36,11 +36,13 @@ type Measure struct {
 // matrix. It holds FFTW buffers and scratch space, so it allocates nothing per window; it is
 // not safe for concurrent use (make one per worker goroutine).
 type Frontend struct {
-	s     *spec
-	win   []float32
-	fft   *fft // the features' transform
-	mfft  *fft // the measure's transform of the complex signal (magnitude input only)
-	scale float32
+	s       *spec
+	win     []float32
+	win64   []float64
+	fft     *fft // the features' transform
+	mfft    *fft // the measure's transform of the complex signal (magnitude input only)
+	scale   float32
+	scale64 float64
 	// fbBin[r] and fbWt[r] are filterbank row r expressed directly over FFT bins.
 	fbBin    [][]int32
 	fbWt     [][]float32
@@ -65,30 +67,36 @@ func NewFrontend(p Params) (*Frontend, error) {
 		return nil, err
 	}
 	st := s.p.STFT
-	f := &Frontend{s: s, win: makeWindow(st.Window, s.nfft, st.Symmetric)}
-	if f.fft, err = newFFT(s.nfft); err != nil {
+	double := st.Precision == "float64"
+	f := &Frontend{s: s, win64: makeWindow(st.Window, s.nfft, st.Symmetric)}
+	f.win = make([]float32, len(f.win64))
+	for i, v := range f.win64 {
+		f.win[i] = float32(v)
+	}
+	if f.fft, err = newFFT(s.nfft, double); err != nil {
 		return nil, err
 	}
 	if s.magnitude {
-		if f.mfft, err = newFFT(s.nfft); err != nil {
+		if f.mfft, err = newFFT(s.nfft, double); err != nil {
 			return nil, err
 		}
 	}
 	var wsum float64
-	for _, v := range f.win {
-		wsum += float64(v)
-		f.winPower += float64(v) * float64(v)
+	for _, v := range f.win64 {
+		wsum += v
+		f.winPower += v * v
 	}
 	switch st.Scale {
 	case "n":
-		f.scale = float32(1 / float64(s.nfft))
+		f.scale64 = 1 / float64(s.nfft)
 	case "sqrt_n":
-		f.scale = float32(1 / math.Sqrt(float64(s.nfft)))
+		f.scale64 = 1 / math.Sqrt(float64(s.nfft))
 	case "window_sum":
-		f.scale = float32(1 / wsum)
+		f.scale64 = 1 / wsum
 	default:
-		f.scale = 1
+		f.scale64 = 1
 	}
+	f.scale = float32(f.scale64)
 	f.binLo, f.binHi = s.nfft, 0
 	for _, row := range s.fb.rows {
 		bins := make([]int32, len(row.idx))
@@ -166,10 +174,14 @@ func (f *Frontend) Features(window []complex64, dst []float32) (Measure, error) 
 	for t := range s.stftFrames {
 		off := t * s.hop
 		var pw float64
-		if s.magnitude {
+		switch {
+		case s.magnitude:
 			f.frameMagnitude(f.rsig[off : off+s.nfft])
 			pw = f.accumulate(f.mfft, csig[off:off+s.nfft], dc)
-		} else {
+		case f.fft.double:
+			pw = f.accumulate(f.fft, csig[off:off+s.nfft], dc)
+			f.spectrum64(f.fft.out64)
+		default:
 			pw = f.accumulate(f.fft, csig[off:off+s.nfft], dc)
 			f.spectrumFromOut(f.fft.out)
 		}
@@ -186,6 +198,9 @@ func (f *Frontend) Features(window []complex64, dst []float32) (Measure, error) 
 // accumulate windows the complex frame (minus dc) into ft.in, transforms it, adds |X[k]|² to
 // f.acc and returns the frame's power outside the DC bins.
 func (f *Frontend) accumulate(ft *fft, frame []complex64, dc complex64) float64 {
+	if ft.double {
+		return f.accumulate64(ft, frame, dc)
+	}
 	in := ft.in[:len(frame)]
 	w := f.win[:len(frame)]
 	if dc == 0 {
@@ -215,8 +230,57 @@ func (f *Frontend) accumulate(ft *fft, frame []complex64, dc complex64) float64 
 	return float64(max(sum, 0))
 }
 
+// accumulate64 is accumulate in double precision (STFT.Precision "float64").
+func (f *Frontend) accumulate64(ft *fft, frame []complex64, dc complex64) float64 {
+	in := ft.in64[:len(frame)]
+	w := f.win64[:len(frame)]
+	for i, v := range frame {
+		in[i] = complex128(v-dc) * complex(w[i], 0)
+	}
+	ft.exec()
+	out := ft.out64
+	acc := f.acc[:len(out)]
+	var sum float64
+	for k, v := range out {
+		re, im := real(v), imag(v)
+		p := re*re + im*im
+		acc[k] += float32(p)
+		sum += p
+	}
+	for _, k := range f.dcBins {
+		v := out[k]
+		sum -= real(v)*real(v) + imag(v)*imag(v)
+	}
+	return max(sum, 0)
+}
+
+// spectrum64 fills f.spec from a double-precision transform, rounding to float32 only after
+// scaling and squaring (as NumPy-then-float32 pipelines do).
+func (f *Frontend) spectrum64(out []complex128) {
+	sc := f.scale64
+	mag := f.s.p.STFT.Spectrum == "magnitude"
+	for k := f.binLo; k < f.binHi; k++ {
+		re, im := real(out[k])*sc, imag(out[k])*sc
+		p := re*re + im*im
+		if mag {
+			p = math.Sqrt(p)
+		}
+		f.spec[k] = float32(p)
+	}
+}
+
 // frameMagnitude transforms one frame of the real (magnitude) signal and fills f.spec.
 func (f *Frontend) frameMagnitude(frame []float32) {
+	if f.fft.double {
+		in := f.fft.in64[:len(frame)]
+		w := f.win64[:len(frame)]
+		for i, v := range frame {
+			in[i] = complex(float64(v)*w[i], 0)
+		}
+		f.fft.exec()
+		f.spectrum64(f.fft.out64)
+		return
+	}
 	in := f.fft.in[:len(frame)]
 	w := f.win[:len(frame)]
 	for i, v := range frame {

@@ -76,6 +76,7 @@ func (p Params) withDefaults() Params {
 	def(&p.STFT.Boundary, defaultBoundary)
 	def(&p.STFT.Scale, defaultScale)
 	def(&p.STFT.Spectrum, defaultSpectrum)
+	def(&p.STFT.Precision, "float32")
 	if p.Input == "magnitude" {
 		def(&p.STFT.Bins, "onesided")
 	} else {
@@ -136,6 +137,7 @@ func (p Params) resolve() (*spec, error) {
 	add(oneOf("stft.boundary", st.Boundary, "none", "zeros", "even", "odd", "constant"))
 	add(oneOf("stft.scale", st.Scale, "none", "n", "sqrt_n", "window_sum"))
 	add(oneOf("stft.spectrum", st.Spectrum, "power", "magnitude"))
+	add(oneOf("stft.precision", st.Precision, "float32", "float64"))
 	if err := oneOf("stft.bins", st.Bins, "centered", "natural", "onesided"); err != nil {
 		add(err)
 	} else if p.Input == "magnitude" && st.Bins != "onesided" {

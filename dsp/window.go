@@ -5,8 +5,8 @@ import "math"
 // makeWindow returns the n-point window kind. symmetric selects the form with w[0] = w[n-1]
 // (numpy.hanning and friends, for filter design); otherwise the periodic, DFT-even form
 // (scipy.signal.get_window, what spectral analysis wants).
-func makeWindow(kind string, n int, symmetric bool) []float32 {
-	w := make([]float32, n)
+func makeWindow(kind string, n int, symmetric bool) []float64 {
+	w := make([]float64, n)
 	if n == 1 {
 		w[0] = 1
 		return w
@@ -28,7 +28,7 @@ func makeWindow(kind string, n int, symmetric bool) []float32 {
 		default: // rect
 			v = 1
 		}
-		w[i] = float32(v)
+		w[i] = v
 	}
 	return w
 }

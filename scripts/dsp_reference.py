@@ -275,7 +275,8 @@ GENERIC_B = {  # complex, natural order, even boundary, hamming periodic, n_fft 
 }
 GENERIC_C = {  # magnitude, constant boundary, rect window, identity with first_bin
     "sample_rate_hz": 250000, "window_samples": 3000, "input": "magnitude",
-    "stft": {"n_fft": 128, "hop": 128, "window": "rect", "boundary": "constant", "scale": "sqrt_n"},
+    "stft": {"n_fft": 128, "hop": 128, "window": "rect", "boundary": "constant", "scale": "sqrt_n",
+             "precision": "float64"},
     "filterbank": {"kind": "identity", "bins": 50, "first_bin": 3},
     "log": {"kind": "db"},
     "normalize": {"kind": "per_channel", "min_std": 1e-8},
