@@ -353,3 +353,39 @@ func (p *proxy) cut() {
 	}
 	p.conns = nil
 }
+
+// watchedDB wraps the store to wake waiters after every OutboxAck, so tests wait on an
+// event, not a poll.
+type watchedDB struct {
+	*store.DB
+	acked chan struct{}
+}
+
+func watch(db *store.DB) *watchedDB { return &watchedDB{DB: db, acked: make(chan struct{}, 1)} }
+
+func (w *watchedDB) OutboxAck(seqs ...uint64) error {
+	err := w.DB.OutboxAck(seqs...)
+	select {
+	case w.acked <- struct{}{}:
+	default:
+	}
+	return err
+}
+
+// waitLen waits until the outbox holds at most n fixes.
+func (w *watchedDB) waitLen(t testing.TB, n int, timeout time.Duration) {
+	t.Helper()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		if c, _ := w.OutboxLen(); c <= n {
+			return
+		}
+		select {
+		case <-w.acked:
+		case <-deadline.C:
+			c, _ := w.OutboxLen()
+			t.Fatalf("outbox still holds %d fixes after %v, want ≤ %d", c, timeout, n)
+		}
+	}
+}

@@ -470,10 +470,17 @@ func (m *MQTT) session(ctx context.Context, c mqtt.Client, lost <-chan struct{})
 		qos    = byte(m.cfg.QoS)
 	)
 	defer m.inflight.Store(0)
+	ak := newAcker(m)
+	// Flush acknowledgements before a reconnect re-reads the outbox, so fixes the broker
+	// has are not sent again.
+	defer ak.close()
 	poll := time.NewTicker(m.pollPeriod)
 	defer poll.Stop()
+	// Refill only when a quarter of the window is free (or it is empty): one outbox read
+	// per few acknowledgements instead of one per acknowledgement.
+	refillAt := max(1, m.cfg.Inflight/4)
 	for {
-		if free := m.cfg.Inflight - len(queue); free > 0 {
+		if free := m.cfg.Inflight - len(queue); free >= refillAt || len(queue) == 0 {
 			fixes, err := m.db.OutboxPeekAfter(cursor, free)
 			if err != nil {
 				// A store read error is not the broker's fault: keep the session, retry
@@ -499,13 +506,13 @@ func (m *MQTT) session(ctx context.Context, c mqtt.Client, lost <-chan struct{})
 		}
 		select {
 		case <-ctx.Done():
-			m.finish(queue)
+			m.finish(queue, ak)
 			return ctx.Err()
 		case <-lost:
 			return ErrConnectionLost
 		case <-queue[0].tok.Done():
 			var err error
-			queue, err = m.ackDone(queue)
+			queue, err = m.ackDone(queue, ak)
 			if err != nil {
 				return err
 			}
@@ -513,10 +520,8 @@ func (m *MQTT) session(ctx context.Context, c mqtt.Client, lost <-chan struct{})
 	}
 }
 
-// ackDone removes the completed prefix of queue and acknowledges it in the outbox in
-// one transaction. Acks arriving during that transaction join the next one, so the
-// batch grows with the load.
-func (m *MQTT) ackDone(queue []pending) ([]pending, error) {
+// ackDone removes the completed prefix of queue and hands it to the acker.
+func (m *MQTT) ackDone(queue []pending, ak *acker) ([]pending, error) {
 	var seqs []uint64
 	i := 0
 	var failed error
@@ -528,14 +533,7 @@ func (m *MQTT) ackDone(queue []pending) ([]pending, error) {
 		}
 		seqs = append(seqs, queue[i].seq)
 	}
-	if len(seqs) > 0 {
-		if err := m.db.OutboxAck(seqs...); err != nil {
-			// The fixes stay in the outbox and will be sent again: duplicates, not loss.
-			m.log.Error("uplink: acknowledging delivered fixes in the outbox", "err", err)
-		} else {
-			m.published.Add(uint64(len(seqs)))
-		}
-	}
+	ak.add(seqs)
 	if failed != nil {
 		// Later messages may be out already; reconnecting re-sends from the oldest
 		// unacknowledged fix so order holds for first deliveries.
@@ -549,7 +547,7 @@ func (m *MQTT) ackDone(queue []pending) ([]pending, error) {
 
 // finish waits briefly on shutdown for fixes in flight, so a clean stop leaves no
 // duplicates behind.
-func (m *MQTT) finish(queue []pending) {
+func (m *MQTT) finish(queue []pending, ak *acker) {
 	deadline := time.NewTimer(2 * time.Second)
 	defer deadline.Stop()
 	for len(queue) > 0 {
@@ -558,9 +556,75 @@ func (m *MQTT) finish(queue []pending) {
 			return
 		case <-queue[0].tok.Done():
 			var err error
-			if queue, err = m.ackDone(queue); err != nil {
+			if queue, err = m.ackDone(queue, ak); err != nil {
 				return
 			}
 		}
 	}
+}
+
+// acker deletes acknowledged fixes from the outbox in its own goroutine, so publishing
+// goes on during the fsync. Acknowledgements arriving during one transaction are written
+// together in the next, so the batch grows with the load.
+type acker struct {
+	m    *MQTT
+	mu   sync.Mutex
+	seqs []uint64
+	wake chan struct{}
+	stop chan struct{}
+	done chan struct{}
+}
+
+func newAcker(m *MQTT) *acker {
+	a := &acker{m: m, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	go a.run()
+	return a
+}
+
+func (a *acker) add(seqs []uint64) {
+	if len(seqs) == 0 {
+		return
+	}
+	a.mu.Lock()
+	a.seqs = append(a.seqs, seqs...)
+	a.mu.Unlock()
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (a *acker) run() {
+	defer close(a.done)
+	for {
+		select {
+		case <-a.wake:
+			a.flush()
+		case <-a.stop:
+			a.flush()
+			return
+		}
+	}
+}
+
+func (a *acker) flush() {
+	a.mu.Lock()
+	seqs := a.seqs
+	a.seqs = nil
+	a.mu.Unlock()
+	if len(seqs) == 0 {
+		return
+	}
+	if err := a.m.db.OutboxAck(seqs...); err != nil {
+		// The fixes stay in the outbox and will be sent again: duplicates, not loss.
+		a.m.log.Error("uplink: acknowledging delivered fixes in the outbox", "err", err)
+		return
+	}
+	a.m.published.Add(uint64(len(seqs)))
+}
+
+// close writes what is pending and stops the goroutine.
+func (a *acker) close() {
+	close(a.stop)
+	<-a.done
 }
