@@ -97,6 +97,7 @@ if [ -f "$rules" ]; then
     # /etc/udev/rules.d holds only our rule: the host is left untouched.
     mkdir -p "$tmp/rules.d"
     cp "$rules" "$tmp/rules.d/"
+    # shellcheck disable=SC2016 # $1 is expanded by the inner sh
     udev_out=$(unshare -m sh -c 'mount --bind "$1" /etc/udev/rules.d && udevadm test /sys/class/net/lo' \
       sh "$tmp/rules.d" 2>&1 || true)
     if ! printf '%s\n' "$udev_out" | grep -q "Reading rules file: /etc/udev/rules.d/$rn"; then
