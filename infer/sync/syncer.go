@@ -1,0 +1,723 @@
+// Package modelsync keeps the active ONNX model in step with the MLflow
+// Model Registry: it follows an alias (or the newest version in a stage),
+// downloads a new READY version into a staging directory, verifies it,
+// installs it atomically under <StateDir>/models/<name>/<version>/, hands it
+// to the hot swap and remembers it, so a restart without the network comes
+// back on the last good model.
+//
+// # Caveats
+//
+// A failed attempt never touches the active model; it is retried on the next
+// poll. A version the operator rolled back from (Rollback) or away from
+// (Activate) is not re-installed automatically until the followed alias or
+// stage points at another version.
+package modelsync
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/heimdall/edged/infer/mlflow"
+)
+
+// Verifier checks a staged model directory before it is installed: the lead's
+// implementation loads it in ONNX Runtime, checks the contract and runs a
+// smoke inference. dir is the staging directory (EntryFile finds the ONNX
+// file); an error rejects the version. Fields of the returned Installed are
+// ignored except a non-empty EntryFile, which overrides MLmodel's choice.
+type Verifier interface {
+	Verify(ctx context.Context, dir string, mv mlflow.ModelVersion) (Installed, error)
+}
+
+// Activator swaps an installed model in (the lead's hot swap). It must leave
+// the current model serving when it returns an error.
+type Activator interface {
+	Activate(ctx context.Context, m Installed) error
+}
+
+// State persists small values across restarts (store.DB satisfies it).
+type State interface {
+	GetState(key string) ([]byte, error)
+	PutState(key string, val []byte) error
+}
+
+// Installed is one model version on disk.
+type Installed struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	// Dir is the absolute install directory, <StateDir>/models/<name>/<version>.
+	Dir string `json:"dir"`
+	// EntryFile is the ONNX file relative to Dir (slash-separated), e.g. "model.onnx".
+	EntryFile string `json:"entry_file"`
+	// SHA256 is the entry file's lowercase hex digest, computed at install.
+	SHA256 string `json:"sha256"`
+	// Since is when the version was installed.
+	Since time.Time `json:"since"`
+}
+
+// EntryPath is the absolute path of the entry file.
+func (m Installed) EntryPath() string { return filepath.Join(m.Dir, filepath.FromSlash(m.EntryFile)) }
+
+// TagSHA256 is the version tag holding the expected SHA-256 of the entry file.
+const TagSHA256 = "edged.sha256"
+
+// tagFileSHA256Prefix + <relative path> tags another file's SHA-256
+// (mlflow-rest.md §2's recommendation).
+const tagFileSHA256Prefix = "sha256."
+
+// metaFile records an install inside its directory, so List needs no state.
+const metaFile = ".edged-installed.json"
+
+// Config says what to follow and where to keep it.
+type Config struct {
+	// ModelName is the registered model to follow.
+	ModelName string `yaml:"model_name"`
+	// Alias is followed when set (preferred); otherwise the newest version
+	// in Stage ("" = newest in any stage).
+	Alias string `yaml:"alias"`
+	Stage string `yaml:"stage"`
+	// StateDir holds models/<name>/<version>/ and the staging directories.
+	StateDir string `yaml:"state_dir"`
+	// Interval between polls (default 5 min) plus a random 0..Jitter
+	// (default Interval/10), so a fleet does not poll in step.
+	Interval time.Duration `yaml:"interval"`
+	Jitter   time.Duration `yaml:"jitter"`
+	// Keep is how many versions stay on disk (default 3); the active one is never removed.
+	Keep int `yaml:"keep"`
+	// StateNotFound is the State's "missing key" error (store.ErrNotFound);
+	// a nil or empty value also counts as missing.
+	StateNotFound error `yaml:"-"`
+}
+
+// Defaults for Config.
+const (
+	DefaultInterval = 5 * time.Minute
+	DefaultKeep     = 3
+)
+
+// Validate checks cfg without I/O.
+func (c Config) Validate() error {
+	switch {
+	case c.ModelName == "":
+		return fmt.Errorf("%w: model_name is empty", ErrInvalidConfig)
+	case strings.ContainsAny(c.ModelName, "/\\\x00") || c.ModelName == "." || c.ModelName == "..":
+		return fmt.Errorf("%w: model_name %q cannot be a directory name", ErrInvalidConfig, c.ModelName)
+	case c.StateDir == "":
+		return fmt.Errorf("%w: state_dir is empty", ErrInvalidConfig)
+	case c.Interval < 0 || c.Jitter < 0 || c.Keep < 0:
+		return fmt.Errorf("%w: interval, jitter and keep must not be negative", ErrInvalidConfig)
+	case c.Alias != "" && c.Stage != "":
+		return fmt.Errorf("%w: set alias or stage, not both", ErrInvalidConfig)
+	}
+	return nil
+}
+
+// Failure reasons counted in Stats.Failures.
+const (
+	ReasonAuth     = "auth"      // 401/403
+	ReasonNotFound = "not_found" // model, alias or version missing
+	ReasonServer   = "server"    // 5xx after retries, malformed answers
+	ReasonTimeout  = "timeout"   // the server went silent
+	ReasonNetwork  = "network"   // refused, DNS, TLS
+	ReasonDownload = "download"  // truncated or unwritable download
+	ReasonSize     = "size"      // byte count differs from the listing
+	ReasonChecksum = "checksum"  // SHA-256 tag mismatch
+	ReasonModelDir = "model_dir" // no entry file, bad MLmodel, unsafe paths
+	ReasonVerify   = "verify"    // Verifier refused
+	ReasonInstall  = "install"   // local filesystem
+	ReasonActivate = "activate"  // Activator refused
+	ReasonState    = "state"     // State could not be written
+	ReasonOther    = "other"
+)
+
+// Stats counts sync attempts for metrics.
+type Stats struct {
+	Attempts  uint64 // SyncOnce calls that ran
+	Successes uint64 // attempts that ended without error (installed or up to date)
+	Installs  uint64 // attempts that activated a new version
+	// Failures counts failed attempts by reason (Reason* constants).
+	Failures      map[string]uint64
+	LastAttempt   time.Time
+	LastSuccess   time.Time
+	LastError     string
+	ActiveVersion string
+}
+
+// Syncer follows one registered model. Its methods are safe for concurrent
+// use; operations on the model directory are serialised.
+type Syncer struct {
+	cfg    Config
+	client *mlflow.Client
+	verify Verifier
+	act    Activator
+	state  State
+	log    *slog.Logger
+
+	op sync.Mutex // serialises SyncOnce, Activate, Rollback, Restore
+
+	mu    sync.Mutex // guards stats
+	stats Stats
+}
+
+// New builds a Syncer. It does no I/O. c may be nil for a Syncer that only
+// restores, lists, activates and rolls back.
+func New(cfg Config, c *mlflow.Client, v Verifier, a Activator, st State, log *slog.Logger) (*Syncer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if v == nil || a == nil || st == nil {
+		return nil, fmt.Errorf("%w: verifier, activator and state are required", ErrInvalidConfig)
+	}
+	if cfg.Interval == 0 {
+		cfg.Interval = DefaultInterval
+	}
+	if cfg.Jitter == 0 {
+		cfg.Jitter = cfg.Interval / 10
+	}
+	if cfg.Keep == 0 {
+		cfg.Keep = DefaultKeep
+	}
+	if abs, err := filepath.Abs(cfg.StateDir); err == nil {
+		cfg.StateDir = abs
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Syncer{cfg: cfg, client: c, verify: v, act: a, state: st, log: log,
+		stats: Stats{Failures: map[string]uint64{}}}, nil
+}
+
+func (s *Syncer) modelsDir() string { return filepath.Join(s.cfg.StateDir, "models") }
+func (s *Syncer) nameDir() string   { return filepath.Join(s.modelsDir(), s.cfg.ModelName) }
+func (s *Syncer) stateKey() string  { return "modelsync/" + s.cfg.ModelName }
+
+// record is what State holds.
+type record struct {
+	Active Installed `json:"active"`
+	// History lists previously active versions, oldest first, for Rollback.
+	History []string `json:"history,omitempty"`
+	// Skip lists versions the operator moved away from; sync will not
+	// re-install them automatically.
+	Skip []string `json:"skip,omitempty"`
+}
+
+func (s *Syncer) load() (record, bool, error) {
+	b, err := s.state.GetState(s.stateKey())
+	if err != nil {
+		if s.cfg.StateNotFound != nil && errors.Is(err, s.cfg.StateNotFound) {
+			return record{}, false, nil
+		}
+		return record{}, false, fmt.Errorf("%w: read %s: %w", ErrState, s.stateKey(), err)
+	}
+	if len(b) == 0 {
+		return record{}, false, nil
+	}
+	var r record
+	if err := json.Unmarshal(b, &r); err != nil {
+		return record{}, false, fmt.Errorf("%w: decode %s: %w", ErrState, s.stateKey(), err)
+	}
+	return r, r.Active.Version != "", nil
+}
+
+func (s *Syncer) save(r record) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrState, err)
+	}
+	if err := s.state.PutState(s.stateKey(), b); err != nil {
+		return fmt.Errorf("%w: write %s: %w", ErrState, s.stateKey(), err)
+	}
+	return nil
+}
+
+// Run polls until ctx ends, then returns nil. Failures are logged and
+// counted by SyncOnce, and retried on the next poll.
+func (s *Syncer) Run(ctx context.Context) error {
+	if s.client == nil {
+		return fmt.Errorf("%w: no mlflow client", ErrInvalidConfig)
+	}
+	for {
+		_, _ = s.SyncOnce(ctx)
+		d := s.cfg.Interval + rand.N(s.cfg.Jitter+1)
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// SyncOnce makes one attempt: resolve the followed version; if it is READY,
+// not active and not skipped, download, verify, install, activate and record
+// it, then prune old versions. changed reports a new active version. On
+// failure the active model is untouched; the failure is logged once (Warn)
+// and counted by reason.
+func (s *Syncer) SyncOnce(ctx context.Context) (changed bool, err error) {
+	if s.client == nil {
+		return false, fmt.Errorf("%w: no mlflow client", ErrInvalidConfig)
+	}
+	s.op.Lock()
+	defer s.op.Unlock()
+	s.mu.Lock()
+	s.stats.Attempts++
+	s.stats.LastAttempt = time.Now()
+	s.mu.Unlock()
+
+	version, changed, err := s.syncOnce(ctx)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		if ctx.Err() != nil {
+			// Shutdown is not a sync failure.
+			return false, err
+		}
+		reason := Reason(err)
+		s.stats.Failures[reason]++
+		s.stats.LastError = err.Error()
+		s.log.Warn("model sync failed; keeping the current model", "model", s.cfg.ModelName, "version", version, "reason", reason, "err", err)
+		return false, err
+	}
+	s.stats.Successes++
+	s.stats.LastSuccess = time.Now()
+	s.stats.LastError = ""
+	if changed {
+		s.stats.Installs++
+		s.stats.ActiveVersion = version
+	}
+	return changed, nil
+}
+
+func (s *Syncer) syncOnce(ctx context.Context) (version string, changed bool, err error) {
+	var mv mlflow.ModelVersion
+	if s.cfg.Alias != "" {
+		mv, err = s.client.VersionByAlias(ctx, s.cfg.ModelName, s.cfg.Alias)
+	} else {
+		mv, err = s.client.LatestVersion(ctx, s.cfg.ModelName, s.cfg.Stage)
+	}
+	if err != nil {
+		return "", false, err
+	}
+	version = mv.Version
+	if _, err := mv.Number(); err != nil {
+		return version, false, err
+	}
+	if mv.Status != mlflow.StatusReady {
+		s.log.Debug("followed version not ready", "model", mv.Name, "version", mv.Version, "status", mv.Status)
+		return version, false, nil
+	}
+	rec, _, err := s.load()
+	if err != nil {
+		return version, false, err
+	}
+	if rec.Active.Version == mv.Version || slices.Contains(rec.Skip, mv.Version) {
+		return version, false, nil
+	}
+
+	m, ok := s.installed(mv.Version)
+	if !ok || !s.tagsMatch(m, mv) {
+		m, err = s.install(ctx, mv)
+		if err != nil {
+			return version, false, err
+		}
+	}
+	if err := s.activate(ctx, &rec, m); err != nil {
+		return version, false, err
+	}
+	s.log.Info("model activated", "model", m.Name, "version", m.Version, "sha256", m.SHA256)
+	s.prune(rec.Active.Version)
+	return version, true, nil
+}
+
+// tagsMatch re-checks an already installed copy against edged.sha256, so a
+// re-tagged version is downloaded again rather than trusted.
+func (s *Syncer) tagsMatch(m Installed, mv mlflow.ModelVersion) bool {
+	want := strings.ToLower(strings.TrimSpace(mv.Tags[TagSHA256]))
+	return want == "" || want == m.SHA256
+}
+
+// install downloads mv into a staging directory, checks and verifies it and
+// renames it into place. The staging directory is removed on any failure.
+func (s *Syncer) install(ctx context.Context, mv mlflow.ModelVersion) (m Installed, err error) {
+	if err := os.MkdirAll(s.nameDir(), 0o755); err != nil {
+		return m, fmt.Errorf("install: %w", err)
+	}
+	s.cleanStaging()
+	// Staging lives beside the final directory so the rename is atomic.
+	staging, err := os.MkdirTemp(s.modelsDir(), ".staging-")
+	if err != nil {
+		return m, fmt.Errorf("install: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(staging)
+		}
+	}()
+
+	uri, err := s.client.DownloadURI(ctx, mv.Name, mv.Version)
+	if err != nil {
+		return m, err
+	}
+	files, err := s.client.DownloadDir(ctx, uri, staging)
+	if err != nil {
+		return m, err
+	}
+	entry, err := EntryFile(staging)
+	if err != nil {
+		return m, err
+	}
+	sum, err := fileSHA256(filepath.Join(staging, filepath.FromSlash(entry)))
+	if err != nil {
+		return m, fmt.Errorf("install: hash %s: %w", entry, err)
+	}
+	if want := strings.ToLower(strings.TrimSpace(mv.Tags[TagSHA256])); want != "" && want != sum {
+		return m, fmt.Errorf("%w: %s of version %s is %s, tag %s says %s", ErrChecksum, entry, mv.Version, sum, TagSHA256, want)
+	}
+	for _, f := range files {
+		want := strings.ToLower(strings.TrimSpace(mv.Tags[tagFileSHA256Prefix+f.Path]))
+		if want == "" {
+			continue
+		}
+		got, err := fileSHA256(filepath.Join(staging, filepath.FromSlash(f.Path)))
+		if err != nil {
+			return m, fmt.Errorf("install: hash %s: %w", f.Path, err)
+		}
+		if got != want {
+			return m, fmt.Errorf("%w: %s of version %s is %s, tag says %s", ErrChecksum, f.Path, mv.Version, got, want)
+		}
+	}
+	vi, err := s.verify.Verify(ctx, staging, mv)
+	if err != nil {
+		return m, fmt.Errorf("%w: version %s: %w", ErrVerify, mv.Version, err)
+	}
+	if vi.EntryFile != "" && vi.EntryFile != entry {
+		entry = filepath.ToSlash(filepath.Clean(vi.EntryFile))
+		if sum, err = fileSHA256(filepath.Join(staging, filepath.FromSlash(entry))); err != nil {
+			return m, fmt.Errorf("%w: verifier's entry file: %w", ErrBadModelDir, err)
+		}
+	}
+	final := filepath.Join(s.nameDir(), mv.Version)
+	m = Installed{Name: mv.Name, Version: mv.Version, Dir: final, EntryFile: entry, SHA256: sum, Since: time.Now().UTC()}
+	meta, _ := json.MarshalIndent(m, "", "  ")
+	if err := os.WriteFile(filepath.Join(staging, metaFile), meta, 0o644); err != nil {
+		return m, fmt.Errorf("install: %w", err)
+	}
+	// An old copy without a matching tag (or half-removed) is replaced; it is
+	// never the active one, since the active version is skipped earlier.
+	if err := os.RemoveAll(final); err != nil {
+		return m, fmt.Errorf("install: %w", err)
+	}
+	if err := os.Rename(staging, final); err != nil {
+		return m, fmt.Errorf("install: %w", err)
+	}
+	syncDir(s.nameDir())
+	return m, nil
+}
+
+// syncDir makes a rename durable; errors are ignored because some
+// filesystems refuse fsync on directories and the install is already visible.
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+}
+
+// cleanStaging removes staging directories left by a crash.
+func (s *Syncer) cleanStaging() {
+	ents, _ := os.ReadDir(s.modelsDir())
+	for _, e := range ents {
+		if e.IsDir() && strings.HasPrefix(e.Name(), ".staging-") {
+			os.RemoveAll(filepath.Join(s.modelsDir(), e.Name()))
+		}
+	}
+}
+
+// activate swaps m in and records it; rec is updated in place.
+func (s *Syncer) activate(ctx context.Context, rec *record, m Installed) error {
+	if err := s.act.Activate(ctx, m); err != nil {
+		return fmt.Errorf("%w: version %s: %w", ErrActivate, m.Version, err)
+	}
+	if rec.Active.Version != "" && rec.Active.Version != m.Version {
+		rec.History = append(slices.DeleteFunc(rec.History, func(v string) bool { return v == rec.Active.Version || v == m.Version }), rec.Active.Version)
+		if len(rec.History) > 32 {
+			rec.History = rec.History[len(rec.History)-32:]
+		}
+	}
+	rec.Active = m
+	if err := s.save(*rec); err != nil {
+		// The new model serves, but a restart would come back on the old one.
+		return err
+	}
+	return nil
+}
+
+// installed reads the install record of one version from disk.
+func (s *Syncer) installed(version string) (Installed, bool) {
+	if _, err := strconv.ParseUint(version, 10, 63); err != nil {
+		return Installed{}, false
+	}
+	dir := filepath.Join(s.nameDir(), version)
+	b, err := os.ReadFile(filepath.Join(dir, metaFile))
+	if err != nil {
+		return Installed{}, false
+	}
+	var m Installed
+	if json.Unmarshal(b, &m) != nil || m.Version != version || m.EntryFile == "" {
+		return Installed{}, false
+	}
+	m.Dir = dir // the state dir may have moved since install
+	if fi, err := os.Stat(m.EntryPath()); err != nil || !fi.Mode().IsRegular() {
+		return Installed{}, false
+	}
+	return m, true
+}
+
+// List returns the versions on disk, oldest version number first.
+func (s *Syncer) List() ([]Installed, error) {
+	ents, err := os.ReadDir(s.nameDir())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list models: %w", err)
+	}
+	var out []Installed
+	for _, e := range ents {
+		if m, ok := s.installed(e.Name()); ok && e.IsDir() {
+			out = append(out, m)
+		}
+	}
+	sort.Slice(out, func(i, k int) bool { return versionLess(out[i].Version, out[k].Version) })
+	return out, nil
+}
+
+func versionLess(a, b string) bool {
+	x, _ := strconv.ParseInt(a, 10, 64)
+	y, _ := strconv.ParseInt(b, 10, 64)
+	return x < y
+}
+
+// Active returns the version recorded as active.
+func (s *Syncer) Active() (Installed, bool, error) {
+	rec, ok, err := s.load()
+	return rec.Active, ok, err
+}
+
+// prune keeps the newest Keep versions and always the active one.
+func (s *Syncer) prune(active string) {
+	list, err := s.List()
+	if err != nil {
+		s.log.Warn("prune models", "err", err)
+		return
+	}
+	kept := 0
+	for i := len(list) - 1; i >= 0; i-- {
+		m := list[i]
+		if m.Version == active {
+			continue
+		}
+		if kept < s.cfg.Keep-1 {
+			kept++
+			continue
+		}
+		if err := os.RemoveAll(m.Dir); err != nil {
+			s.log.Warn("prune model", "version", m.Version, "err", err)
+			continue
+		}
+		s.log.Info("pruned old model", "model", m.Name, "version", m.Version)
+	}
+}
+
+// Restore activates the recorded active version from disk, without the
+// network: the startup path. If that copy is missing or damaged (its SHA-256
+// no longer matches), the newest other installed version is tried. It
+// returns false when nothing is installed.
+func (s *Syncer) Restore(ctx context.Context) (Installed, bool, error) {
+	s.op.Lock()
+	defer s.op.Unlock()
+	s.cleanStaging()
+	rec, ok, err := s.load()
+	if err != nil {
+		return Installed{}, false, err
+	}
+	var candidates []Installed
+	if ok {
+		if m, found := s.installed(rec.Active.Version); found {
+			candidates = append(candidates, m)
+		}
+	}
+	list, err := s.List()
+	if err != nil {
+		return Installed{}, false, err
+	}
+	for i := len(list) - 1; i >= 0; i-- {
+		if !ok || list[i].Version != rec.Active.Version {
+			candidates = append(candidates, list[i])
+		}
+	}
+	recorded := rec.Active.Version
+	var errs []error
+	for _, m := range candidates {
+		sum, err := fileSHA256(m.EntryPath())
+		if err != nil || sum != m.SHA256 {
+			errs = append(errs, fmt.Errorf("version %s: %w: entry file changed on disk", m.Version, ErrChecksum))
+			continue
+		}
+		if err := s.activate(ctx, &rec, m); err != nil {
+			errs = append(errs, err)
+			if errors.Is(err, ErrState) {
+				break
+			}
+			continue
+		}
+		if m.Version != recorded {
+			s.log.Warn("recorded model unusable; restored a fallback", "model", m.Name, "recorded", recorded, "version", m.Version)
+		}
+		s.mu.Lock()
+		s.stats.ActiveVersion = m.Version
+		s.mu.Unlock()
+		return m, true, nil
+	}
+	if len(errs) > 0 {
+		return Installed{}, false, fmt.Errorf("restore: %w", errors.Join(errs...))
+	}
+	return Installed{}, false, nil
+}
+
+// Activate makes an installed version active (operator command). The
+// version active before is not re-installed automatically afterwards.
+func (s *Syncer) Activate(ctx context.Context, version string) error {
+	s.op.Lock()
+	defer s.op.Unlock()
+	m, ok := s.installed(version)
+	if !ok {
+		return fmt.Errorf("%w: %s %s", ErrNotInstalled, s.cfg.ModelName, version)
+	}
+	return s.switchTo(ctx, m)
+}
+
+// Rollback activates the previously active version that is still on disk
+// (or, without history, the newest installed version below the active one).
+func (s *Syncer) Rollback(ctx context.Context) error {
+	s.op.Lock()
+	defer s.op.Unlock()
+	rec, _, err := s.load()
+	if err != nil {
+		return err
+	}
+	for i := len(rec.History) - 1; i >= 0; i-- {
+		if v := rec.History[i]; v != rec.Active.Version {
+			if m, ok := s.installed(v); ok {
+				return s.switchTo(ctx, m)
+			}
+		}
+	}
+	list, err := s.List()
+	if err != nil {
+		return err
+	}
+	for i := len(list) - 1; i >= 0; i-- {
+		if rec.Active.Version == "" || versionLess(list[i].Version, rec.Active.Version) {
+			return s.switchTo(ctx, list[i])
+		}
+	}
+	return ErrNoPrevious
+}
+
+// switchTo is the operator path: activate m and skip the version left.
+func (s *Syncer) switchTo(ctx context.Context, m Installed) error {
+	rec, _, err := s.load()
+	if err != nil {
+		return err
+	}
+	left := rec.Active.Version
+	if left == m.Version {
+		return s.act.Activate(ctx, m)
+	}
+	rec.Skip = slices.DeleteFunc(rec.Skip, func(v string) bool { return v == m.Version })
+	if left != "" && !slices.Contains(rec.Skip, left) {
+		rec.Skip = append(rec.Skip, left)
+		if len(rec.Skip) > 32 {
+			rec.Skip = rec.Skip[len(rec.Skip)-32:]
+		}
+	}
+	if err := s.activate(ctx, &rec, m); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.stats.ActiveVersion = m.Version
+	s.mu.Unlock()
+	s.log.Info("model switched by operator", "model", m.Name, "from", left, "to", m.Version)
+	return nil
+}
+
+// Stats returns a copy of the counters.
+func (s *Syncer) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.stats
+	st.Failures = make(map[string]uint64, len(s.stats.Failures))
+	for k, v := range s.stats.Failures {
+		st.Failures[k] = v
+	}
+	return st
+}
+
+// Reason classifies a SyncOnce error into a Reason* constant.
+func Reason(err error) string {
+	var ne net.Error
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, ErrChecksum):
+		return ReasonChecksum
+	case errors.Is(err, ErrVerify):
+		return ReasonVerify
+	case errors.Is(err, ErrActivate):
+		return ReasonActivate
+	case errors.Is(err, ErrState):
+		return ReasonState
+	case errors.Is(err, ErrBadModelDir), errors.Is(err, mlflow.ErrUnsafePath), errors.Is(err, mlflow.ErrEmptyArtifacts), errors.Is(err, mlflow.ErrUnsupportedURI):
+		return ReasonModelDir
+	case errors.Is(err, mlflow.ErrUnauthenticated), errors.Is(err, mlflow.ErrPermissionDenied):
+		return ReasonAuth
+	case errors.Is(err, mlflow.ErrNotFound):
+		return ReasonNotFound
+	case errors.Is(err, mlflow.ErrSizeMismatch):
+		return ReasonSize
+	case errors.Is(err, mlflow.ErrTruncated):
+		return ReasonDownload
+	case errors.Is(err, mlflow.ErrTimeout):
+		return ReasonTimeout
+	case errors.Is(err, mlflow.ErrServer), errors.Is(err, mlflow.ErrBadResponse), errors.Is(err, mlflow.ErrRateLimited), errors.Is(err, mlflow.ErrInvalidParameter):
+		return ReasonServer
+	case errors.As(err, &ne):
+		if ne.Timeout() {
+			return ReasonTimeout
+		}
+		return ReasonNetwork
+	case errors.Is(err, fs.ErrPermission), errors.Is(err, fs.ErrExist), errors.Is(err, fs.ErrNotExist):
+		return ReasonInstall
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return ReasonInstall
+	}
+	return ReasonOther
+}
