@@ -141,8 +141,12 @@ type syncBuffer struct {
 	b  bytes.Buffer
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) { b.mu.Lock(); defer b.mu.Unlock(); return b.b.Write(p) }
-func (b *syncBuffer) String() string              { b.mu.Lock(); defer b.mu.Unlock(); return b.b.String() }
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.b.String() }
 
 func clientConfig(uri string) mlflow.Config {
 	return mlflow.Config{
@@ -295,7 +299,9 @@ func TestSyncFaultsKeepCurrentModel(t *testing.T) {
 			func(r *rig) { r.srv.SetTag(name, "2", modelsync.TagSHA256, strings.Repeat("ab", 32)) },
 			func(r *rig) { r.srv.SetTag(name, "2", modelsync.TagSHA256, sha(files(2)["model.onnx"])) }},
 		{"wrong sidecar sha256 tag", modelsync.ReasonChecksum,
-			func(r *rig) { r.srv.SetTag(name, "2", "sha256.0c9f2a3e-2b1d-11ef-9a1b-0242ac120002", strings.Repeat("cd", 32)) },
+			func(r *rig) {
+				r.srv.SetTag(name, "2", "sha256.0c9f2a3e-2b1d-11ef-9a1b-0242ac120002", strings.Repeat("cd", 32))
+			},
 			func(r *rig) {
 				r.srv.SetTag(name, "2", "sha256.0c9f2a3e-2b1d-11ef-9a1b-0242ac120002", sha(files(2)["0c9f2a3e-2b1d-11ef-9a1b-0242ac120002"]))
 			}},
