@@ -127,10 +127,10 @@ func appendRings(b []byte, rings [][][2]float64) []byte {
 // Vertex k is the point at parametric angle t = 2πk/n, x = a·cos t along the
 // major axis and y = b·sin t along the minor axis (the major axis turned 90°
 // counter-clockwise), placed geodesically: its tangent-plane distance and
-// azimuth from the centre go to Direct. Where straight lon/lat edges would
-// stray from the ellipse (edges over 5° of longitude, or within 1° of a
-// pole) extra vertices are bisected in so that no edge cuts across the
-// ring; elsewhere the ring has exactly vertices+1 positions. The ring is counter-clockwise and
+// azimuth from the centre go to Direct. Where a straight lon/lat edge would
+// stray from the ellipse (near a pole, or over 5° of longitude) extra
+// vertices are bisected in so that no edge cuts across the ring; a fix of
+// a few km away from the poles has exactly vertices+1 positions. The ring is counter-clockwise and
 // closed, with coordinates rounded by RoundCoord. A ring crossing ±180° is
 // split there into a MultiPolygon; a ring around a pole is closed through
 // the pole along ±180° edges. Semi-axes below MinSemiAxisM are raised to
@@ -207,44 +207,57 @@ func Polygon(latDeg, lonDeg float64, e Ellipse, vertices int) (Geometry, error) 
 	return g, nil
 }
 
-// Straight edges in lon/lat stop following the ellipse where the lon/lat
-// map is strongly non-linear: near a pole, and for ellipses over ~1000 km.
-// There an edge can cut across the ring's other side (a thin ellipse passing
-// a pole is the worst case), so such edges are bisected in t:
-//   - while consecutive positions are more than maxLonStepDeg apart in longitude;
-//   - within polarBandDeg of a pole, while the edge's midpoint misses the
-//     ellipse's by more than a tenth of the minor axis on the ground.
+// The vertices are exact, but the edges between them are straight in
+// lon/lat, and the lon/lat map bends the ground near a pole and over large
+// distances: an edge of a thin ellipse there can stray across the ring's
+// other side. The ideal edge is the chord of the ellipse in the tangent
+// plane, carried to the ground by the same geodesic map as the vertices
+// (that ring is simple); an edge is bisected in t while
+//   - it spans more than maxLonStepDeg of longitude, or
+//   - its lon/lat midpoint lies more than a tenth of the (floored) minor
+//     axis, on the ground, from the ideal edge's midpoint.
 //
-// A ring gets at most max(16n, 2048) positions (and maxRingPoints) this way.
+// The second test costs a Direct per edge, so it is skipped when a bound on
+// the bending, L²·(1+|tan φ|)/a for an edge of ground length L, is far below
+// the tolerance: a fix of a few km away from the poles gets no extra work.
 const (
 	maxLonStepDeg = 5
-	polarBandDeg  = 89
 	maxRingPoints = 4 * MaxVertices // cap after bisection, whatever the input
 	maxBisections = 40              // depth cap per edge
 )
 
-// ring evaluates the ellipse's geodesic vertex at parametric angle t.
+// ring evaluates the ellipse's vertices for one Polygon call.
 type ring struct {
-	latDeg, lonDeg, a, b, me, mn float64
-	tolDeg                       float64 // polar-band midpoint tolerance, degrees of latitude
-	limit                        int     // most positions after bisection
+	latDeg, lonDeg float64 // centre
+	a, b           float64 // semi-axes, metres
+	me, mn         float64 // major axis unit vector (east, north)
+	tolM           float64 // edge midpoint tolerance, metres
+	limit          int     // most positions after bisection
 }
 
-func (r *ring) at(t float64) [2]float64 {
+// plane is the point at parametric angle t in the tangent plane (east, north).
+func (r *ring) plane(t float64) (eastM, northM float64) {
 	st, ct := math.Sincos(t)
 	u, v := r.a*ct, r.b*st
-	east, north := u*r.me-v*r.mn, u*r.mn+v*r.me
-	az := math.Atan2(east, north) * (180 / math.Pi)
-	lat, lon := Direct(r.latDeg, r.lonDeg, az, math.Hypot(east, north))
+	return u*r.me - v*r.mn, u*r.mn + v*r.me
+}
+
+// ground carries a tangent-plane point to [lon, lat] along the geodesic with
+// its distance and azimuth from the centre.
+func (r *ring) ground(eastM, northM float64) [2]float64 {
+	az := math.Atan2(eastM, northM) * (180 / math.Pi)
+	lat, lon := Direct(r.latDeg, r.lonDeg, az, math.Hypot(eastM, northM))
 	return [2]float64{lon, lat}
 }
+
+func (r *ring) at(t float64) [2]float64 { return r.ground(r.plane(t)) }
 
 // ellipseRing is the ring as [lon, lat], lon in [-180, 180): the n vertices
 // at t = 2πk/n, plus bisection points where edges would stray (see above).
 func ellipseRing(latDeg, lonDeg, a, b, orientDeg float64, n int) [][2]float64 {
-	me, mn := sincosd(orientDeg) // major axis unit vector (east, north)
+	me, mn := sincosd(orientDeg)
 	r := ring{latDeg: latDeg, lonDeg: lonDeg, a: a, b: b, me: me, mn: mn,
-		tolDeg: 0.1 * b / 111e3, limit: min(max(16*n, 2048), maxRingPoints)}
+		tolM: 0.1 * b, limit: min(max(16*n, 2048), maxRingPoints)}
 	dt := 2 * math.Pi / float64(n)
 	pts := make([][2]float64, 0, n)
 	first := r.at(0)
@@ -268,20 +281,25 @@ func (r *ring) bisect(pts [][2]float64, t0, t1 float64, p, q [2]float64, depth i
 		return pts
 	}
 	dq := math.Remainder(q[0]-p[0], 360)
-	far := math.Abs(dq) > maxLonStepDeg
-	if !far && math.Max(math.Abs(p[1]), math.Abs(q[1])) <= polarBandDeg {
+	split := math.Abs(dq) > maxLonStepDeg
+	if !split {
+		e0, n0 := r.plane(t0)
+		e1, n1 := r.plane(t1)
+		l2 := (e1-e0)*(e1-e0) + (n1-n0)*(n1-n0)
+		tanPhi := math.Abs(math.Tan(math.Min(math.Max(math.Abs(p[1]), math.Abs(q[1])), 89.9999) * math.Pi / 180))
+		if l2*(1+tanPhi)/wgs84A > 0.05*r.tolM {
+			ideal := r.ground((e0+e1)/2, (n0+n1)/2)
+			northM, eastM := MetresPerDegree(ideal[1])
+			dLon := math.Remainder(p[0]+dq/2-ideal[0], 360)
+			dLat := (p[1]+q[1])/2 - ideal[1]
+			split = math.Hypot(dLat*northM, dLon*eastM) > r.tolM
+		}
+	}
+	if !split {
 		return pts
 	}
 	tm := (t0 + t1) / 2
 	m := r.at(tm)
-	if !far {
-		// Longitude scaled by cos φ: the miss measured on the ground.
-		_, cm := sincosd(m[1])
-		dm := math.Remainder(m[0]-p[0], 360)
-		if math.Hypot((dm-dq/2)*cm, m[1]-(p[1]+q[1])/2) <= r.tolDeg {
-			return pts
-		}
-	}
 	pts = r.bisect(pts, t0, tm, p, m, depth+1)
 	pts = append(pts, m)
 	return r.bisect(pts, tm, t1, m, q, depth+1)

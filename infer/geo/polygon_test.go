@@ -213,12 +213,22 @@ func TestPolygon_Antimeridian(t *testing.T) {
 					}
 				}
 			}
-			e, w := edge[180], edge[-180]
-			if len(e) < 2 || len(w) < 2 {
-				t.Fatalf("lon %v: edge positions east %v west %v", lon, e, w)
+			ee, w := edge[180], edge[-180]
+			if len(ee) < 2 || len(w) < 2 {
+				t.Fatalf("lon %v: edge positions east %v west %v", lon, ee, w)
 			}
-			if slicesMin(e) != slicesMin(w) || slicesMax(e) != slicesMax(w) {
-				t.Errorf("lon %v: split latitudes differ: %v vs %v", lon, e, w)
+			if slicesMin(ee) != slicesMin(w) || slicesMax(ee) != slicesMax(w) {
+				t.Errorf("lon %v: split latitudes differ: %v vs %v", lon, ee, w)
+			}
+			// The split latitudes lie where the ellipse itself crosses 180°:
+			// found on a 20000-vertex ring, they may differ only by the
+			// chord-vs-arc gap of 64-vertex edges (≈ 60 m here).
+			want := crossings(ellipseRing(50, lon, e.SemiMajorM, e.SemiMinorM, e.OrientationDeg, 20000))
+			if len(want) != 2 {
+				t.Fatalf("lon %v: reference crossings %v", lon, want)
+			}
+			if math.Abs(slicesMin(ee)-slicesMin(want)) > 2e-3 || math.Abs(slicesMax(ee)-slicesMax(want)) > 2e-3 {
+				t.Errorf("lon %v: split latitudes %v, ellipse crosses at %v", lon, ee, want)
 			}
 			bb := g.BBox()
 			if !(bb[0] > bb[2]) || bb[0] < 179 || bb[2] > -179 {
@@ -231,6 +241,55 @@ func TestPolygon_Antimeridian(t *testing.T) {
 	if g.Type() != "Polygon" {
 		t.Errorf("lon 179: %s", g.Type())
 	}
+}
+
+// crossings is the latitudes where a ring of [lon, lat] crosses ±180°.
+func crossings(r [][2]float64) []float64 {
+	var out []float64
+	for i := range r {
+		p, q := r[i], r[(i+1)%len(r)]
+		if (p[0] > 0) != (q[0] > 0) && math.Abs(p[0]-q[0]) > 180 {
+			dp, dq := 180-math.Abs(p[0]), 180-math.Abs(q[0])
+			out = append(out, p[1]+(q[1]-p[1])*dp/(dp+dq))
+		}
+	}
+	return out
+}
+
+// Ensure that a ring passing close to a pole without holding it stays a
+// simple polygon: its edges are bisected where lon/lat bends sharply.
+func TestPolygon_NearPole(t *testing.T) {
+	for _, c := range []struct {
+		lat, orient, a, b float64
+	}{
+		{89.5, 1, 100e3, 500},  // passes ~0.5 km from the pole
+		{89.5, 2, 100e3, 1500}, // ~0.4 km
+		{-89.5, 179, 100e3, 500},
+		{89.9, 10, 30e3, 1000},
+	} {
+		e := Ellipse{SemiMajorM: c.a, SemiMinorM: c.b, OrientationDeg: c.orient}
+		g, err := Polygon(c.lat, 30, e, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkGeometry(t, g)
+		if g.BBox()[0] == -180 && g.BBox()[2] == 180 {
+			t.Errorf("%+v: treated as holding the pole", c)
+		}
+		if n := len(g.Polygons()[0][0]); n <= 65 {
+			t.Errorf("%+v: %d positions, expected bisection near the pole", c, n)
+		}
+	}
+	// A 1860 km line (ρ = 1) passing 200 km from the south pole: at -84° its
+	// two sides, 1.9 km apart, are crossed by plain lon/lat edges (found by
+	// FuzzPolygon) unless edges are checked against the ideal chord.
+	c, _ := FromSigmas(500000, 10312, 1)
+	e, _ := Axes(c, 0.999)
+	g, err := Polygon(-88, 151, e, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkGeometry(t, g)
 }
 
 func slicesMin(x []float64) float64 {
@@ -431,7 +490,7 @@ func TestPolygon_Random(t *testing.T) {
 		if verts == 0 {
 			verts = DefaultVertices
 		}
-		small := a <= 100e3 && math.Abs(lat) <= 80
+		small := a <= 20e3 && math.Abs(lat) <= 80 && verts >= 8
 		if g.Type() == "Polygon" && small && len(g.Polygons()[0][0]) != verts+1 {
 			t.Errorf("(%v, %v) %+v: %d positions for %d vertices", lat, lon, e, len(g.Polygons()[0][0]), verts)
 		}
