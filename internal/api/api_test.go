@@ -285,9 +285,13 @@ func TestBatch(t *testing.T) {
 		status int
 		want   string
 	}{
-		{"zero items", batchBody(), 400, "want 1 to 100"},
+		{"zero items", batchBody(), 400, "0 items, want 1 to 100"},
+		{"id not a string", []byte(`{"items":[{"id":5,"iq_data":[[0,0]]}]}`), 400, "items[0].id"},
+		{"item unknown field", []byte(`{"items":[{"sample_id":"a","iq_data":[[0,0]]}]}`), 400, "sample_id"},
+		{"item not object", []byte(`{"items":[[0,0]]}`), 400, "items[0]"},
+		{"broken item iq_data", []byte(`{"items":[{"id":"a","iq_data":[[0,0]}]}`), 400, "malformed"},
 		{"no items", []byte(`{}`), 400, "items"},
-		{"101 items", batchBody(many...), 400, "101 items, want 1 to 100"},
+		{"101 items", batchBody(many...), 400, "more than 100 items, want 1 to 100"},
 		{"unknown field", []byte(`{"iq_samples":[]}`), 400, "iq_samples"},
 		{"malformed", []byte(`{"items":[{]}`), 400, "malformed"},
 		{"items not array", []byte(`{"items":{}}`), 400, "items"},
@@ -515,11 +519,11 @@ func TestServeShutdownFlushesCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var req predictRequest
-	if err := json.Unmarshal(body, &req); err != nil {
+	req, err := parsePredict(body)
+	if err != nil {
 		t.Fatal(err)
 	}
-	key := cacheKey(&input{samples: req.IQData.samples, format: formatJSON, rateHz: 250e3}, k.model)
+	key := cacheKey(&input{samples: req.samples, format: formatJSON, rateHz: 250e3}, k.model)
 	if !strings.HasSuffix(f.ID, hex.EncodeToString(key[:8])) {
 		t.Fatalf("fix id %q does not carry key %x", f.ID, key[:8])
 	}

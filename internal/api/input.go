@@ -6,13 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"hash"
-	"io"
+	"bytes"
 	"math"
 	"mime"
 	"net/http"
 	"net/url"
-	"strconv"
-	"strings"
 
 	"github.com/heimdall/edged/capture"
 )
@@ -118,12 +116,9 @@ func (s *Server) readRaw(w http.ResponseWriter, r *http.Request, p queryParams) 
 	}
 	f := capture.Format(p.format)
 	bps := int64(f.BytesPerSample())
-	if r.ContentLength > s.cfg.MaxBodyBytes {
-		return nil, tooLarge(s.cfg.MaxBodyBytes)
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	body, err := s.readBody(w, r)
 	if err != nil {
-		return nil, bodyError(err)
+		return nil, err
 	}
 	switch {
 	case len(body) == 0:
@@ -164,177 +159,19 @@ func bodyError(err error) error {
 	return errf(http.StatusBadRequest, codeInvalidField, "body: "+err.Error())
 }
 
-// decodeJSON decodes one JSON object from the body into v, strictly: unknown fields,
-// trailing data and oversized bodies are errors naming the problem.
-func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+// readBody reads the whole body, bounded by MaxBodyBytes.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if r.ContentLength > s.cfg.MaxBodyBytes {
-		return tooLarge(s.cfg.MaxBodyBytes)
+		return nil, tooLarge(s.cfg.MaxBodyBytes)
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return jsonError(err)
+	var buf bytes.Buffer
+	if r.ContentLength > 0 {
+		buf.Grow(int(r.ContentLength) + 1)
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return tooLarge(mbe.Limit)
-		}
-		return errf(http.StatusBadRequest, codeInvalidJSON, "body: trailing data after the JSON object")
+	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)); err != nil {
+		return nil, bodyError(err)
 	}
-	return nil
-}
-
-// jsonError maps a decoding failure to a 4xx naming the problem.
-func jsonError(err error) error {
-	var (
-		ae  *apiError
-		mbe *http.MaxBytesError
-		se  *json.SyntaxError
-		te  *json.UnmarshalTypeError
-	)
-	switch {
-	case errors.As(err, &ae):
-		return ae
-	case errors.As(err, &mbe):
-		return tooLarge(mbe.Limit)
-	case errors.Is(err, io.EOF):
-		return errf(http.StatusBadRequest, codeInvalidJSON, "body: empty, want a JSON object")
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return errf(http.StatusBadRequest, codeInvalidJSON, "body: JSON ends early")
-	case errors.As(err, &se):
-		return errf(http.StatusBadRequest, codeInvalidJSON, fmt.Sprintf("body: malformed JSON at byte %d: %v", se.Offset, se))
-	case errors.As(err, &te):
-		field := te.Field
-		if field == "" {
-			field = "body"
-		}
-		return errf(http.StatusBadRequest, codeInvalidField, fmt.Sprintf("%s: want %v, got JSON %s", field, te.Type, te.Value))
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return errf(http.StatusBadRequest, codeInvalidField, "body: "+strings.TrimPrefix(err.Error(), "json: ")+" (allowed: see the API docs)")
-	}
-	return errf(http.StatusBadRequest, codeInvalidJSON, "body: "+err.Error())
-}
-
-// iqData is Heimdall's iq_data, [[i,q],…], decoded without reflection: it is most of
-// every predict body.
-type iqData struct {
-	samples []complex64
-	set     bool // the field was present and not null
-}
-
-// UnmarshalJSON parses [[i,q],…] into complex64 samples; b is valid JSON (the decoder has
-// checked it). Values must be finite and within float32 range.
-func (d *iqData) UnmarshalJSON(b []byte) error {
-	s, set, err := parseIQ(b, "iq_data")
-	if err != nil {
-		return err
-	}
-	d.samples, d.set = s, set
-	return nil
-}
-
-// parseIQ parses a JSON [[i,q],…] array; field names it in errors.
-func parseIQ(b []byte, field string) ([]complex64, bool, error) {
-	p := iqParser{b: b}
-	p.ws()
-	if p.literal("null") {
-		return nil, false, nil
-	}
-	if !p.eat('[') {
-		return nil, false, badField(field, "want an array of [i, q] pairs")
-	}
-	// A pair takes at least 6 bytes ("[0,0],"): size the slice once.
-	out := make([]complex64, 0, len(b)/6+1)
-	if p.ws(); p.eat(']') {
-		return out, true, nil
-	}
-	for k := 0; ; k++ {
-		p.ws()
-		if !p.eat('[') {
-			return nil, false, badField(fmt.Sprintf("%s[%d]", field, k), "want an [i, q] pair")
-		}
-		i, err := p.number(field, k, 0)
-		if err != nil {
-			return nil, false, err
-		}
-		if p.ws(); !p.eat(',') {
-			return nil, false, badField(fmt.Sprintf("%s[%d]", field, k), "want exactly 2 numbers, [i, q]")
-		}
-		q, err := p.number(field, k, 1)
-		if err != nil {
-			return nil, false, err
-		}
-		if p.ws(); !p.eat(']') {
-			return nil, false, badField(fmt.Sprintf("%s[%d]", field, k), "want exactly 2 numbers, [i, q]")
-		}
-		out = append(out, complex(i, q))
-		p.ws()
-		if p.eat(',') {
-			continue
-		}
-		if p.eat(']') {
-			return out, true, nil
-		}
-		return nil, false, badField(field, fmt.Sprintf("malformed after pair %d", k))
-	}
-}
-
-type iqParser struct {
-	b   []byte
-	pos int
-}
-
-func (p *iqParser) ws() {
-	for p.pos < len(p.b) {
-		switch p.b[p.pos] {
-		case ' ', '\t', '\n', '\r':
-			p.pos++
-		default:
-			return
-		}
-	}
-}
-
-func (p *iqParser) eat(c byte) bool {
-	if p.pos < len(p.b) && p.b[p.pos] == c {
-		p.pos++
-		return true
-	}
-	return false
-}
-
-func (p *iqParser) literal(s string) bool {
-	if strings.HasPrefix(string(p.b[p.pos:min(len(p.b), p.pos+len(s))]), s) {
-		p.pos += len(s)
-		return true
-	}
-	return false
-}
-
-func (p *iqParser) number(field string, k, j int) (float32, error) {
-	p.ws()
-	start := p.pos
-	for p.pos < len(p.b) {
-		c := p.b[p.pos]
-		if (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E' {
-			p.pos++
-			continue
-		}
-		break
-	}
-	name := func() string { return fmt.Sprintf("%s[%d][%d]", field, k, j) }
-	if start == p.pos {
-		return 0, badField(name(), "want a number")
-	}
-	v, err := strconv.ParseFloat(string(p.b[start:p.pos]), 64)
-	if err != nil || math.IsInf(v, 0) || math.IsNaN(v) {
-		return 0, badField(name(), fmt.Sprintf("%q is not a finite number", p.b[start:p.pos]))
-	}
-	if math.Abs(v) > math.MaxFloat32 {
-		return 0, badField(name(), fmt.Sprintf("%q is outside the float32 range", p.b[start:p.pos]))
-	}
-	return float32(v), nil
+	return buf.Bytes(), nil
 }
 
 func jsonValid(b []byte) bool { return json.Valid(b) }

@@ -239,15 +239,6 @@ func inferError(err error) error {
 	return errf(http.StatusServiceUnavailable, codeUnavailable, "inference failed: "+err.Error())
 }
 
-// predictRequest is Heimdall's PredictionRequest.
-type predictRequest struct {
-	IQData iqData `json:"iq_data"`
-	// SessionID is accepted for Heimdall compatibility and ignored.
-	SessionID string `json:"session_id"`
-	// CacheEnabled false bypasses the cache (neither read nor written).
-	CacheEnabled *bool `json:"cache_enabled"`
-}
-
 // readPredict reads a predict body in either form.
 func (s *Server) readPredict(w http.ResponseWriter, r *http.Request) (*input, error) {
 	mt, err := mediaType(r)
@@ -266,17 +257,21 @@ func (s *Server) readPredict(w http.ResponseWriter, r *http.Request) (*input, er
 		if err != nil {
 			return nil, err
 		}
-		var req predictRequest
-		if err := s.decodeJSON(w, r, &req); err != nil {
+		body, err := s.readBody(w, r)
+		if err != nil {
 			return nil, err
 		}
-		return s.jsonInput(req.IQData, "iq_data", p, req.CacheEnabled)
+		req, err := parsePredict(body)
+		if err != nil {
+			return nil, err
+		}
+		return s.jsonInput(req, "iq_data", p, req.cacheEnabled)
 	}
 	return nil, errf(http.StatusUnsupportedMediaType, codeUnsupportedMedia,
 		fmt.Sprintf("Content-Type %s: want application/json or application/octet-stream", mt))
 }
 
-func (s *Server) jsonInput(d iqData, field string, p queryParams, cacheEnabled *bool) (*input, error) {
+func (s *Server) jsonInput(d iqRequest, field string, p queryParams, cacheEnabled *bool) (*input, error) {
 	switch {
 	case !d.set:
 		return nil, errf(http.StatusBadRequest, codeMissingField, field+": required, [[i, q], …]")
@@ -323,19 +318,6 @@ func (s *Server) logFailure(r *http.Request, err error) {
 	s.log.Warn("api: request failed", "path", r.URL.Path, "err", err)
 }
 
-// batchRequest is {"items":[{"id","iq_data"}…]}.
-type batchRequest struct {
-	Items        []batchItem `json:"items"`
-	SessionID    string      `json:"session_id"`
-	CacheEnabled *bool       `json:"cache_enabled"`
-}
-
-type batchItem struct {
-	ID string `json:"id"`
-	// IQData is parsed after decoding, so that a bad item fails alone, named by its index.
-	IQData json.RawMessage `json:"iq_data"`
-}
-
 // batchResponse keeps the shape of Heimdall's BatchPredictionResponse.
 type batchResponse struct {
 	Predictions []batchPrediction `json:"predictions"`
@@ -361,35 +343,36 @@ func (s *Server) batch(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		p, err = parseQuery(r.URL.Query(), false)
 	}
-	var req batchRequest
+	var body []byte
 	if err == nil {
-		err = s.decodeJSON(w, r, &req)
+		body, err = s.readBody(w, r)
 	}
-	if err == nil && (len(req.Items) == 0 || len(req.Items) > MaxBatchItems) {
-		err = badField("items", fmt.Sprintf("%d items, want 1 to %d", len(req.Items), MaxBatchItems))
+	var (
+		items        []iqRequest
+		cacheEnabled *bool
+	)
+	if err == nil {
+		items, cacheEnabled, err = parseBatch(body)
 	}
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	out := make([]batchPrediction, len(req.Items))
+	out := make([]batchPrediction, len(items))
 	sem := make(chan struct{}, s.cfg.BatchConcurrency)
 	var wg sync.WaitGroup
-	for i, it := range req.Items {
-		id := it.ID
+	for i, it := range items {
+		id := it.id
 		if id == "" {
 			id = strconv.Itoa(i)
 		}
 		out[i].ID = id
 		field := fmt.Sprintf("items[%d].iq_data", i)
-		var d iqData
-		if len(it.IQData) > 0 {
-			if d.samples, d.set, err = parseIQ(it.IQData, field); err != nil {
-				out[i].Error = asAPIError(err)
-				continue
-			}
+		if it.err != nil {
+			out[i].Error = it.err
+			continue
 		}
-		in, err := s.jsonInput(d, field, p, req.CacheEnabled)
+		in, err := s.jsonInput(it, field, p, cacheEnabled)
 		if err != nil {
 			out[i].Error = asAPIError(err)
 			continue
