@@ -1,12 +1,12 @@
 package api
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
-	"bytes"
 	"math"
 	"mime"
 	"net/http"
