@@ -33,8 +33,26 @@ func freeAddr(t *testing.T) string {
 // daemonUnderTest is `edged run` started by a test, killed on cleanup.
 type daemonUnderTest struct {
 	cmd    *exec.Cmd
-	stderr *bytes.Buffer
+	stderr *lockedBuffer
 	done   chan error
+}
+
+// lockedBuffer lets a test read a running process's stderr while exec copies into it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func startDaemon(t *testing.T, config string, env ...string) *daemonUnderTest {
@@ -43,7 +61,7 @@ func startDaemon(t *testing.T, config string, env ...string) *daemonUnderTest {
 	if err := os.WriteFile(path, []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	d := &daemonUnderTest{stderr: new(bytes.Buffer), done: make(chan error, 1)}
+	d := &daemonUnderTest{stderr: new(lockedBuffer), done: make(chan error, 1)}
 	d.cmd = exec.Command(edgedBin, "run", "-config", path)
 	d.cmd.Stderr = d.stderr
 	d.cmd.Env = append(os.Environ(), env...)
