@@ -61,10 +61,10 @@ type Outbox interface {
 
 // ModelInfo is the retained payload of <prefix>/<receiver_id>/model.
 type ModelInfo struct {
-	Name    string    `json:"name"`
-	Version string    `json:"version"`
-	SHA256  string    `json:"sha256"`
-	Since   time.Time `json:"since"`
+	Name    string    `json:"name"`    // registered model name
+	Version string    `json:"version"` // registry version
+	SHA256  string    `json:"sha256"`  // of the ONNX file, hex
+	Since   time.Time `json:"since"`   // when it became active
 }
 
 // Reasons a connection attempt failed, the keys of Stats.ConnectFailures.
@@ -230,7 +230,8 @@ func (m *MQTT) Stats() Stats {
 
 // PublishModel remembers info and publishes it retained on the model topic now if
 // connected (waiting for the acknowledgement) and after every reconnect. It returns nil
-// when not connected: the model goes out with the next connection.
+// when not connected: the model goes out with the next connection. An error means this
+// publish failed; info is still remembered for the next connection.
 func (m *MQTT) PublishModel(info ModelInfo) error {
 	if _, err := json.Marshal(info); err != nil {
 		return fmt.Errorf("uplink: model info: %w", err)
