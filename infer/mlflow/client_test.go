@@ -575,7 +575,9 @@ func TestDownloadDirFailures(t *testing.T) {
 			s.ClearFaults()
 			tc.setup()
 			cfg := fastConfig(s.URL)
-			cfg.RequestTimeout = 100 * time.Millisecond
+			if tc.want == mlflow.ErrTimeout {
+				cfg.RequestTimeout = 100 * time.Millisecond
+			}
 			cfg.MaxRetries = -1
 			parent := t.TempDir()
 			dst := filepath.Join(parent, "a", "b")
@@ -656,5 +658,54 @@ func TestConfigFromEnv(t *testing.T) {
 	}
 	if _, err := mlflow.New(mlflow.Config{TrackingURI: "http://host", ServerCertPath: "/nonexistent.pem"}, nil); !errors.Is(err, mlflow.ErrInvalidConfig) {
 		t.Errorf("missing CA file: %v", err)
+	}
+}
+
+// TestDownloadURIIndirection: some servers answer get-download-uri with a
+// models:/ URI; it is resolved again, and a loop is refused, not followed forever.
+func TestDownloadURIIndirection(t *testing.T) {
+	s := mlflowtest.New(t)
+	v1 := s.AddVersion(model, mlflowtest.Version{Files: modelFiles()})
+	v2 := s.AddVersion(model, mlflowtest.Version{Files: map[string][]byte{"model.onnx": []byte("other")}})
+	s.SetDownloadURI(model, v2, "models:/"+model+"/"+v1)
+	c := newClient(t, fastConfig(s.URL))
+	dst := t.TempDir()
+	if _, err := c.DownloadDir(context.Background(), "models:/"+model+"/"+v2, dst); err != nil {
+		t.Fatal(err)
+	}
+	if got := readTree(t, dst); !bytes.Equal(got["model.onnx"], modelFiles()["model.onnx"]) {
+		t.Errorf("indirection not followed")
+	}
+	s.SetDownloadURI(model, v1, "models:/"+model+"/"+v1)
+	if _, err := c.DownloadDir(context.Background(), "models:/"+model+"/"+v1, t.TempDir()); !errors.Is(err, mlflow.ErrUnsupportedURI) {
+		t.Errorf("self-referencing download uri: %v", err)
+	}
+}
+
+func TestTLSOptions(t *testing.T) {
+	s := mlflowtest.NewTLS(t)
+	s.SetAlias(model, "champion", s.AddVersion(model, mlflowtest.Version{Files: modelFiles()}))
+	ctx := context.Background()
+
+	cfg := fastConfig(s.URL)
+	cfg.MaxRetries = -1
+	if _, err := newClient(t, cfg).VersionByAlias(ctx, model, "champion"); err == nil {
+		t.Errorf("self-signed server accepted without a CA or insecure_tls")
+	}
+	cfg.InsecureTLS = true
+	if _, err := newClient(t, cfg).VersionByAlias(ctx, model, "champion"); err != nil {
+		t.Errorf("insecure_tls: %v", err)
+	}
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, s.CertPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg.InsecureTLS, cfg.ServerCertPath = false, ca
+	if _, err := newClient(t, cfg).DownloadDir(ctx, "models:/"+model+"@champion", t.TempDir()); err != nil {
+		t.Errorf("server_cert_path: %v", err)
+	}
+	cfg.InsecureTLS = true
+	if _, err := mlflow.New(cfg, nil); !errors.Is(err, mlflow.ErrInvalidConfig) {
+		t.Errorf("both TLS options: %v", err)
 	}
 }

@@ -15,6 +15,8 @@ package modelsync
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -132,7 +134,8 @@ const (
 	ReasonNotFound = "not_found" // model, alias or version missing
 	ReasonServer   = "server"    // 5xx after retries, malformed answers
 	ReasonTimeout  = "timeout"   // the server went silent
-	ReasonNetwork  = "network"   // refused, DNS, TLS
+	ReasonNetwork  = "network"   // refused, DNS, reset
+	ReasonTLS      = "tls"       // certificate not trusted, handshake failed
 	ReasonDownload = "download"  // truncated or unwritable download
 	ReasonSize     = "size"      // byte count differs from the listing
 	ReasonChecksum = "checksum"  // SHA-256 tag mismatch
@@ -707,6 +710,8 @@ func Reason(err error) string {
 		return ReasonTimeout
 	case errors.Is(err, mlflow.ErrServer), errors.Is(err, mlflow.ErrBadResponse), errors.Is(err, mlflow.ErrRateLimited), errors.Is(err, mlflow.ErrInvalidParameter):
 		return ReasonServer
+	case isTLS(err):
+		return ReasonTLS
 	case errors.As(err, &ne):
 		if ne.Timeout() {
 			return ReasonTimeout
@@ -720,4 +725,14 @@ func Reason(err error) string {
 		return ReasonInstall
 	}
 	return ReasonOther
+}
+
+func isTLS(err error) bool {
+	var cv *tls.CertificateVerificationError
+	var ua x509.UnknownAuthorityError
+	var hn x509.HostnameError
+	var ci x509.CertificateInvalidError
+	var rh tls.RecordHeaderError
+	var ae tls.AlertError
+	return errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &hn) || errors.As(err, &ci) || errors.As(err, &rh) || errors.As(err, &ae)
 }

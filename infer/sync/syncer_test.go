@@ -152,7 +152,7 @@ func clientConfig(uri string) mlflow.Config {
 	return mlflow.Config{
 		TrackingURI: uri, MaxRetries: 1,
 		BackoffFactor: time.Millisecond, BackoffJitter: time.Millisecond, BackoffMax: 5 * time.Millisecond,
-		RequestTimeout: 200 * time.Millisecond,
+		RequestTimeout: 5 * time.Second,
 	}
 }
 
@@ -318,6 +318,10 @@ func TestSyncFaultsKeepCurrentModel(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRig(t, modelsync.Config{Alias: "champion"}, func(c *mlflow.Config) {
 				c.Username, c.Password = "edge", "pw-do-not-log"
+				if tc.reason == modelsync.ReasonTimeout {
+					// Short enough to keep the test fast, long enough for a loaded CI box.
+					c.RequestTimeout = 500 * time.Millisecond
+				}
 			})
 			r.srv.RequireBasicAuth("edge", "pw-do-not-log")
 			r.srv.SetAlias(name, "champion", r.addVersion(1, mlflowtest.Layout2x))
@@ -578,5 +582,46 @@ func TestRunStopsWithContext(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("Run = %v", err)
+	}
+}
+
+// TestReinstallsFromDiskAndReplacesPartialCopies: an installed version the
+// alias returns to is activated without downloading; a directory without an
+// install record (a crash between rename and record) is replaced.
+func TestReinstallsFromDiskAndReplacesPartialCopies(t *testing.T) {
+	r := newRig(t, modelsync.Config{Alias: "champion"}, nil)
+	r.srv.SetAlias(name, "champion", r.addVersion(1, mlflowtest.Layout2x))
+	r.mustSync(t, true)
+	r.srv.SetAlias(name, "champion", r.addVersion(2, mlflowtest.Layout2x))
+	r.mustSync(t, true)
+
+	hits := r.srv.Hits(mlflowtest.RouteArtifactFile)
+	r.srv.SetAlias(name, "champion", "1")
+	r.mustSync(t, true)
+	if r.act.serving() != "1" || r.srv.Hits(mlflowtest.RouteArtifactFile) != hits {
+		t.Errorf("serving %q, downloads %d → %d; want 1 from disk", r.act.serving(), hits, r.srv.Hits(mlflowtest.RouteArtifactFile))
+	}
+
+	junk := filepath.Join(r.dir, "models", name, "3")
+	if err := os.MkdirAll(junk, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(junk, "model.onnx"), []byte("half"), 0o644)
+	os.MkdirAll(filepath.Join(r.dir, "models", ".staging-crashed"), 0o755)
+	r.srv.SetAlias(name, "champion", r.addVersion(3, mlflowtest.Layout3x))
+	r.mustSync(t, true)
+	checkInstalled(t, r.dir, "3", 3)
+	noStaging(t, r.dir)
+}
+
+func TestUntrustedTLSIsClassified(t *testing.T) {
+	srv := mlflowtest.NewTLS(t)
+	srv.SetAlias(name, "a", srv.AddVersion(name, mlflowtest.Version{Files: files(1)}))
+	cfg := clientConfig(srv.URL)
+	cfg.MaxRetries = -1
+	c, _ := mlflow.New(cfg, nil)
+	s, _ := modelsync.New(modelsync.Config{ModelName: name, Alias: "a", StateDir: t.TempDir(), StateNotFound: errMissing}, c, &fakeVerifier{}, &fakeActivator{}, &memState{}, nil)
+	if _, err := s.SyncOnce(context.Background()); modelsync.Reason(err) != modelsync.ReasonTLS {
+		t.Errorf("reason %q for %v, want tls", modelsync.Reason(err), err)
 	}
 }

@@ -9,8 +9,10 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"path"
@@ -124,9 +126,22 @@ type loggedModel struct {
 	created                int64
 }
 
-// New starts a fake server; it is closed when the test ends.
-func New(tb testing.TB) *Server {
-	tb.Helper()
+// New starts a fake server over plain HTTP; it is closed when the test ends.
+func New(tb testing.TB) *Server { tb.Helper(); return start(tb, false) }
+
+// NewTLS starts a fake server over HTTPS with a self-signed certificate
+// (CertPEM returns it, for ServerCertPath tests).
+func NewTLS(tb testing.TB) *Server { tb.Helper(); return start(tb, true) }
+
+// CertPEM returns the TLS server's certificate in PEM, or nil over plain HTTP.
+func (s *Server) CertPEM() []byte {
+	if s.srv.Certificate() == nil {
+		return nil
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.srv.Certificate().Raw})
+}
+
+func start(tb testing.TB, useTLS bool) *Server {
 	s := &Server{
 		closing:    make(chan struct{}),
 		clock:      1718000000000,
@@ -139,7 +154,14 @@ func New(tb testing.TB) *Server {
 		hits:       map[Route]int{},
 		truncateAt: -1,
 	}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
+	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	// Handshakes refused by clients under test are expected, not news.
+	s.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	if useTLS {
+		s.srv.StartTLS()
+	} else {
+		s.srv.Start()
+	}
 	s.URL = s.srv.URL
 	tb.Cleanup(s.Close)
 	return s
