@@ -376,3 +376,25 @@ func TestOpenFile_PacedReadStops(t *testing.T) {
 		t.Errorf("Read during Close = %v, want ErrClosed", err)
 	}
 }
+
+// BenchmarkFileReplayCU8 measures replay from a (page-cached) file, conversion included.
+func BenchmarkFileReplayCU8(b *testing.B) {
+	const samples = 1 << 20
+	p := writeFile(b, "bench_433.92M_2400k.cu8", bytes.Repeat([]byte{1, 2, 3, 4, 250, 251, 252, 253}, samples/4))
+	buf := make([]complex64, 1<<14)
+	b.SetBytes(2 * samples)
+	for b.Loop() {
+		s, err := OpenFile(p, FileOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for {
+			_, err := s.Read(context.Background(), buf)
+			if err != nil {
+				break
+			}
+		}
+		s.Close()
+	}
+	b.ReportMetric(float64(b.N)*samples/b.Elapsed().Seconds()/1e6, "MS/s")
+}

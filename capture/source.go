@@ -1,5 +1,23 @@
 // Package capture delivers IQ samples from a radio or a recording as complex64, the same way
 // for every source, so nothing downstream can tell a replay from a live dongle.
+//
+// # Basics
+//
+// OpenFile replays raw I/Q named as rtl_433 names it (ParseName) and SigMF recordings;
+// NewRTLTCP and DialRTLTCP read an rtl_tcp server; OpenRTLSDR reads a USB dongle through
+// librtlsdr (build tag rtlsdr; without it, ErrNoRTLSDRSupport). Supervise wraps a live source
+// so it is reopened with backoff when it stalls, and reports Healthy for readiness and the
+// systemd watchdog. Every source keeps Stats: delivered, dropped (our buffers full), lost
+// (the sample clock fell behind the wall clock, or a reconnection gap) and overloaded
+// (cu8 bytes at 0 or 255). The package registers no metrics; the daemon exports Stats.
+//
+// # Caveats
+//
+// A token like "2.4M" in a file name is a centre frequency, as in rtl_433; write a 2.4 MS/s
+// rate as "2400k" or "2.4Msps". Lost samples are estimated over 10 s windows with 2 % slack,
+// so losses smaller than that per window go uncounted. Overload is counted for cu8 only,
+// where the ADC's rails are known. A replay at Pace 0 has Info.Live false and no loss
+// estimate.
 package capture
 
 import (
