@@ -5,6 +5,7 @@ import (
 	"math"
 	"runtime"
 	"slices"
+	"unsafe"
 )
 
 // noisePercentile is the quantile of the window's mean spectrum taken as its noise floor by
@@ -43,9 +44,9 @@ type Frontend struct {
 	mfft    *fft // the measure's transform of the complex signal (magnitude input only)
 	scale   float32
 	scale64 float64
-	// fbBin[r] and fbWt[r] are filterbank row r expressed directly over FFT bins.
-	fbBin    [][]int32
-	fbWt     [][]float32
+	// fbRuns[r] is filterbank row r over FFT bins, as runs of consecutive bins.
+	fbRuns   [][]fbRun
+	win2     []float32 // the window with each value twice, to match interleaved re, im
 	binLo    int       // first FFT bin any row reads
 	binHi    int       // one past the last
 	spec     []float32 // spectrum of the current frame, indexed by FFT bin
@@ -56,6 +57,8 @@ type Frontend struct {
 	feat     []float32 // rows × stftFrames
 	winPower float64   // Σw²
 	dcBins   []int     // FFT bins left out of Measure: 0, 1 and n−1
+	// fusedSpec: accumulate also writes f.spec (complex input, single precision, power).
+	fusedSpec bool
 }
 
 // NewFrontend builds the feature extractor for one window of p.WindowSamples samples at
@@ -99,14 +102,21 @@ func NewFrontend(p Params) (*Frontend, error) {
 	f.scale = float32(f.scale64)
 	f.binLo, f.binHi = s.nfft, 0
 	for _, row := range s.fb.rows {
-		bins := make([]int32, len(row.idx))
+		var runs []fbRun
 		for j, r := range row.idx {
 			k := s.rowBin[r]
-			bins[j] = int32(k)
 			f.binLo, f.binHi = min(f.binLo, k), max(f.binHi, k+1)
+			if n := len(runs); n > 0 && runs[n-1].start+len(runs[n-1].wt) == k {
+				runs[n-1].wt = append(runs[n-1].wt, row.wt[j])
+			} else {
+				runs = append(runs, fbRun{start: k, wt: []float32{row.wt[j]}})
+			}
 		}
-		f.fbBin = append(f.fbBin, bins)
-		f.fbWt = append(f.fbWt, row.wt)
+		f.fbRuns = append(f.fbRuns, runs)
+	}
+	f.win2 = make([]float32, 2*len(f.win))
+	for i, v := range f.win {
+		f.win2[2*i], f.win2[2*i+1] = v, v
 	}
 	if f.binLo >= f.binHi { // every filter empty
 		f.binLo, f.binHi = 0, 0
@@ -115,6 +125,7 @@ func NewFrontend(p Params) (*Frontend, error) {
 		f.dcBins = []int{0, 1, s.nfft - 1}
 	}
 	f.spec = make([]float32, s.nfft)
+	f.fusedSpec = !s.magnitude && !double && st.Spectrum == "power"
 	f.acc = make([]float32, s.nfft)
 	f.sel = make([]float64, 0, s.nfft)
 	padded := p.WindowSamples + 2*s.padEach + s.padTail
@@ -183,7 +194,9 @@ func (f *Frontend) Features(window []complex64, dst []float32) (Measure, error) 
 			f.spectrum64(f.fft.out64)
 		default:
 			pw = f.accumulate(f.fft, csig[off:off+s.nfft], dc)
-			f.spectrumFromOut(f.fft.out)
+			if !f.fusedSpec {
+				f.spectrumFromOut(f.fft.out)
+			}
 		}
 		loudest = max(loudest, pw)
 		f.applyFilterbank(t)
@@ -201,13 +214,24 @@ func (f *Frontend) accumulate(ft *fft, frame []complex64, dc complex64) float64 
 	if ft.double {
 		return f.accumulate64(ft, frame, dc)
 	}
-	in := ft.in[:len(frame)]
-	w := f.win[:len(frame)]
 	if dc == 0 {
-		for i, v := range frame {
-			in[i] = complex(real(v)*w[i], imag(v)*w[i])
+		// The hot loop: on float32 views of the interleaved re, im pairs.
+		n := 2 * len(frame)
+		in := unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(ft.in))), n)
+		x := unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(frame))), n)
+		w := f.win2[:n]
+		x = x[:n]
+		for i := 0; i+8 <= n; i += 8 {
+			xi, wi, oi := x[i:i+8:i+8], w[i:i+8:i+8], in[i:i+8:i+8]
+			oi[0], oi[1], oi[2], oi[3] = xi[0]*wi[0], xi[1]*wi[1], xi[2]*wi[2], xi[3]*wi[3]
+			oi[4], oi[5], oi[6], oi[7] = xi[4]*wi[4], xi[5]*wi[5], xi[6]*wi[6], xi[7]*wi[7]
+		}
+		for i := n &^ 7; i < n; i++ {
+			in[i] = x[i] * w[i]
 		}
 	} else {
+		in := ft.in[:len(frame)]
+		w := f.win[:len(frame)]
 		for i, v := range frame {
 			v -= dc
 			in[i] = complex(real(v)*w[i], imag(v)*w[i])
@@ -217,11 +241,38 @@ func (f *Frontend) accumulate(ft *fft, frame []complex64, dc complex64) float64 
 	out := ft.out
 	acc := f.acc[:len(out)]
 	var sum float32
-	for k, v := range out {
-		re, im := real(v), imag(v)
-		p := re*re + im*im
-		acc[k] += p
-		sum += p
+	if f.fusedSpec { // power spectrum wanted: write it in the same pass
+		n := len(out)
+		o := unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(out))), 2*n)
+		sp := f.spec[:n]
+		sc2 := f.scale * f.scale
+		var sum2 float32
+		k := 0
+		for ; k+2 <= n; k += 2 {
+			ok, ak, sk := o[2*k:2*k+4:2*k+4], acc[k:k+2:k+2], sp[k:k+2:k+2]
+			p0 := ok[0]*ok[0] + ok[1]*ok[1]
+			p1 := ok[2]*ok[2] + ok[3]*ok[3]
+			ak[0] += p0
+			ak[1] += p1
+			sum += p0
+			sum2 += p1
+			sk[0] = p0 * sc2
+			sk[1] = p1 * sc2
+		}
+		for ; k < n; k++ {
+			p := o[2*k]*o[2*k] + o[2*k+1]*o[2*k+1]
+			acc[k] += p
+			sum += p
+			sp[k] = p * sc2
+		}
+		sum += sum2
+	} else {
+		for k, v := range out {
+			re, im := real(v), imag(v)
+			p := re*re + im*im
+			acc[k] += p
+			sum += p
+		}
 	}
 	for _, k := range f.dcBins {
 		v := out[k]
@@ -321,14 +372,30 @@ func (f *Frontend) spectrumFromOut(out []complex64) {
 func (f *Frontend) applyFilterbank(t int) {
 	T := f.s.stftFrames
 	sp := f.spec
-	for r, bins := range f.fbBin {
-		wt := f.fbWt[r][:len(bins)]
-		var sum float32
-		for j, k := range bins {
-			sum += wt[j] * sp[k]
+	feat := f.feat
+	for r, runs := range f.fbRuns {
+		var s0, s1 float32
+		for _, run := range runs {
+			wt := run.wt
+			x := sp[run.start : run.start+len(wt)]
+			x = x[:len(wt)]
+			j := 0
+			for ; j+2 <= len(wt); j += 2 {
+				s0 += wt[j] * x[j]
+				s1 += wt[j+1] * x[j+1]
+			}
+			if j < len(wt) {
+				s0 += wt[j] * x[j]
+			}
 		}
-		f.feat[r*T+t] = sum
+		feat[r*T+t] = s0 + s1
 	}
+}
+
+// fbRun is a run of consecutive FFT bins feeding one filterbank row.
+type fbRun struct {
+	start int       // first FFT bin
+	wt    []float32 // weights of bins start, start+1, …
 }
 
 // logAndNormalize applies Log and Normalize to f.feat in place.
@@ -338,11 +405,12 @@ func (f *Frontend) logAndNormalize() {
 	switch p.Log.Kind {
 	case "ln":
 		for i, v := range f.feat {
-			f.feat[i] = float32(math.Log(float64(v) + eps))
+			f.feat[i] = float32(fastLog(float64(v) + eps))
 		}
 	case "db":
+		const dbPerNeper = 10 / math.Ln10
 		for i, v := range f.feat {
-			f.feat[i] = float32(10 * math.Log10(float64(v)+eps))
+			f.feat[i] = float32(dbPerNeper * fastLog(float64(v)+eps))
 		}
 	}
 	var mean, std float64
@@ -534,4 +602,26 @@ func magnitudeSignal(dst []float32, x []complex64, dc complex64, pad int, bounda
 		dst[pad-i] = l
 		dst[pad+n-1+i] = r
 	}
+}
+
+// fastLog is the natural logarithm for the features, faster than math.Log: exponent from the
+// bits, then 2·atanh((m−1)/(m+1)) for the mantissa m in [√½, √2) by its series to s¹¹,
+// accurate to about 1e-11 absolute, far below the float32 the features are stored in.
+// Zero, negative, subnormal and non-finite inputs go to math.Log.
+func fastLog(x float64) float64 {
+	const sqrt2 = 1.4142135623730951
+	if !(x >= 0x1p-1022 && x <= math.MaxFloat64) {
+		return math.Log(x)
+	}
+	b := math.Float64bits(x)
+	e := int(b>>52) - 1023
+	m := math.Float64frombits(b&(1<<52-1) | 1023<<52) // in [1, 2)
+	if m > sqrt2 {
+		m /= 2
+		e++
+	}
+	s := (m - 1) / (m + 1) // |s| <= 0.1716
+	s2 := s * s
+	p := 1 + s2*(1.0/3+s2*(1.0/5+s2*(1.0/7+s2*(1.0/9+s2*(1.0/11)))))
+	return float64(e)*math.Ln2 + 2*s*p
 }
