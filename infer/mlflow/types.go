@@ -37,7 +37,7 @@ type ModelVersion struct {
 // Number parses Version.
 func (mv ModelVersion) Number() (int64, error) {
 	n, err := strconv.ParseInt(mv.Version, 10, 64)
-	if err != nil || n < 0 {
+	if err != nil || !isDigits(mv.Version) {
 		return 0, fmt.Errorf("%w: version %q is not a number", ErrBadResponse, mv.Version)
 	}
 	return n, nil

@@ -786,10 +786,23 @@ func (s *Server) getLatestVersions(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) getAlias(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	q := r.URL.Query()
 	name, alias := q.Get("name"), q.Get("alias")
+	switch r.Method {
+	case http.MethodPost:
+		s.setAlias(w, r)
+		return
+	case http.MethodDelete:
+		s.mu.Lock()
+		if m := s.models[name]; m != nil {
+			delete(m.aliases, alias)
+		}
+		s.mu.Unlock()
+		writeJSON(w, struct{}{})
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if name == "" {
 		missingParam(w, "name")
 		return
@@ -812,6 +825,35 @@ func (s *Server) getAlias(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, struct {
 		ModelVersion jsonModelVersion `json:"model_version"`
 	}{m.render(m.versions[n], true)})
+}
+
+// setAlias serves POST registered-models/alias {"name", "alias", "version"}.
+func (s *Server) setAlias(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Name    string `json:"name"`
+		Alias   string `json:"alias"`
+		Version string `json:"version"`
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&body); err != nil {
+		writeError(w, 400, "BAD_REQUEST", "Malformed request body: "+err.Error())
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range [][2]string{{"name", body.Name}, {"alias", body.Alias}, {"version", body.Version}} {
+		if p[1] == "" {
+			missingParam(w, p[0])
+			return
+		}
+	}
+	n, err := strconv.Atoi(body.Version)
+	m := s.models[body.Name]
+	if err != nil || m == nil || m.versions[n] == nil {
+		versionNotFound(w, body.Name, body.Version)
+		return
+	}
+	m.aliases[body.Alias] = n
+	writeJSON(w, struct{}{})
 }
 
 func (s *Server) getVersion(w http.ResponseWriter, r *http.Request) {
