@@ -198,13 +198,14 @@ func (s *rtlTCP) connect(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("rtl_tcp %s: %w", s.addr, err)
 	}
+	var stop func()
 	fail := func(err error) error {
+		stop()
 		conn.Close()
 		return fmt.Errorf("rtl_tcp %s: %w", s.addr, err)
 	}
-	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
 	conn.SetDeadline(time.Now().Add(s.cfg.DialTimeout))
+	stop = interruptOnDone(ctx, conn)
 	var hdr [12]byte
 	if _, err := io.ReadFull(conn, hdr[:]); err != nil {
 		return fail(fmt.Errorf("reading the 12-byte greeting: %w", err))
@@ -216,6 +217,7 @@ func (s *rtlTCP) connect(ctx context.Context) error {
 	if _, err := conn.Write(s.cmds); err != nil {
 		return fail(fmt.Errorf("sending tuning commands: %w", err))
 	}
+	stop()
 	if err := ctx.Err(); err != nil {
 		conn.Close()
 		return err
@@ -297,7 +299,7 @@ func (s *rtlTCP) Read(ctx context.Context, buf []complex64) (int, error) {
 func (s *rtlTCP) readOnce(ctx context.Context, buf []complex64) (int, error) {
 	conn := s.conn
 	conn.SetReadDeadline(time.Now().Add(s.cfg.StallTimeout))
-	stop := context.AfterFunc(ctx, func() { conn.SetReadDeadline(time.Unix(1, 0)) })
+	stop := interruptOnDone(ctx, conn)
 	want := min(len(buf), fileChunkSamples) * 2
 	got, err := conn.Read(s.raw[s.carry:want])
 	stop()
@@ -338,4 +340,20 @@ func (s *rtlTCP) account(n, ov int, now time.Time) {
 	s.lastData = now
 	s.stats.delivered.Add(uint64(n))
 	s.stats.overload.Add(uint64(ov))
+}
+
+// interruptOnDone makes a blocked read or write on conn return when ctx ends. The returned
+// stop must be called before the next deadline is set; it waits for an interruption already
+// under way, so a late one can never cut short the next read.
+func interruptOnDone(ctx context.Context, conn net.Conn) (stop func()) {
+	fired := make(chan struct{})
+	cancel := context.AfterFunc(ctx, func() {
+		conn.SetDeadline(time.Unix(1, 0))
+		close(fired)
+	})
+	return sync.OnceFunc(func() {
+		if !cancel() {
+			<-fired
+		}
+	})
 }
