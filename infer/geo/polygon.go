@@ -128,13 +128,15 @@ func appendRings(b []byte, rings [][][2]float64) []byte {
 // major axis and y = b·sin t along the minor axis (the major axis turned 90°
 // counter-clockwise), placed geodesically: its tangent-plane distance and
 // azimuth from the centre go to Direct. Where a straight lon/lat edge would
-// stray from the ellipse (near a pole, or over 5° of longitude) extra
-// vertices are bisected in so that no edge cuts across the ring; a fix of
-// a few km away from the poles has exactly vertices+1 positions. The ring is counter-clockwise and
-// closed, with coordinates rounded by RoundCoord. A ring crossing ±180° is
-// split there into a MultiPolygon; a ring around a pole is closed through
-// the pole along ±180° edges. Semi-axes below MinSemiAxisM are raised to
-// it, and the semi-minor axis to at least MinAxisRatio of the semi-major.
+// stray from the ellipse (near a pole, or over 5° of longitude) vertices are
+// bisected in so that no edge cuts across the ring; a fix of a few km away
+// from the poles has exactly vertices+1 positions.
+//
+// The ring is counter-clockwise and closed, with coordinates rounded by
+// RoundCoord. A ring crossing ±180° is split there into a MultiPolygon; a
+// ring around a pole is closed through the pole along ±180° edges.
+// Semi-axes below MinSemiAxisM are raised to it, and the semi-minor axis to
+// at least MinAxisRatio of the semi-major, so σ = 0 gives a 0.1 m circle.
 func Polygon(latDeg, lonDeg float64, e Ellipse, vertices int) (Geometry, error) {
 	if !finite(latDeg) || !finite(lonDeg) || math.Abs(latDeg) > 90 || math.Abs(lonDeg) > 180 {
 		return Geometry{}, fmt.Errorf("%w: lat %g lon %g", ErrCentre, latDeg, lonDeg)
@@ -346,10 +348,10 @@ func capPolygon(pts [][2]float64, wind float64, pole int) [][2]float64 {
 			break
 		}
 	}
-	// A ring spanning 360° always crosses a strip edge; cross stays at
-	// pts[0] only if every step is NaN, which Polygon's checks exclude.
 	if cut == 0 {
-		cross, cut = pts[0], 0
+		// Unreachable (a ring spanning 360° crosses a strip edge); starting
+		// at vertex 0 still gives a closed polygon that clipping splits.
+		cross = pts[0]
 	}
 	shift := -180 - cross[0] // north: start at -180, run east to 180
 	poleLat := 90.0

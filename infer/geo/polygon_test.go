@@ -470,6 +470,7 @@ func TestPolygon_Random(t *testing.T) {
 	if testing.Short() {
 		n = 200
 	}
+	caps, splits := 0, 0
 	for i := range n {
 		lat := rng.Float64()*180 - 90
 		lon := rng.Float64()*360 - 180
@@ -487,6 +488,13 @@ func TestPolygon_Random(t *testing.T) {
 			t.Fatalf("(%v, %v) %+v: %v", lat, lon, e, err)
 		}
 		checkGeometry(t, g)
+		switch {
+		case g.BBox()[0] == -180 && g.BBox()[2] == 180 && math.Abs(g.BBox()[1]+g.BBox()[3]) > 0 &&
+			(g.BBox()[3] == 90 || g.BBox()[1] == -90):
+			caps++
+		case g.Type() == "MultiPolygon":
+			splits++
+		}
 		if verts == 0 {
 			verts = DefaultVertices
 		}
@@ -495,6 +503,11 @@ func TestPolygon_Random(t *testing.T) {
 			t.Errorf("(%v, %v) %+v: %d positions for %d vertices", lat, lon, e, len(g.Polygons()[0][0]), verts)
 		}
 	}
+	// The random mix must reach the awkward branches to mean anything.
+	if caps < n/100 || splits < n/100 {
+		t.Errorf("only %d pole caps and %d antimeridian splits in %d", caps, splits, n)
+	}
+	t.Logf("%d pole caps, %d antimeridian splits in %d", caps, splits, n)
 }
 
 func BenchmarkPolygon64(b *testing.B) {
