@@ -171,6 +171,16 @@ func newRig(t *testing.T, cfg modelsync.Config, ccfg func(*mlflow.Config)) *rig 
 
 func (r *rig) build(t *testing.T, cfg modelsync.Config, uri string, ccfg func(*mlflow.Config)) *modelsync.Syncer {
 	t.Helper()
+	return r.buildWith(t, cfg, uri, ccfg, r.state)
+}
+
+func (r *rig) buildWithState(t *testing.T, cfg modelsync.Config, uri string, st modelsync.State) *modelsync.Syncer {
+	t.Helper()
+	return r.buildWith(t, cfg, uri, nil, st)
+}
+
+func (r *rig) buildWith(t *testing.T, cfg modelsync.Config, uri string, ccfg func(*mlflow.Config), st modelsync.State) *modelsync.Syncer {
+	t.Helper()
 	mc := clientConfig(uri)
 	if ccfg != nil {
 		ccfg(&mc)
@@ -180,7 +190,7 @@ func (r *rig) build(t *testing.T, cfg modelsync.Config, uri string, ccfg func(*m
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := modelsync.New(cfg, c, r.ver, r.act, r.state, log)
+	s, err := modelsync.New(cfg, c, r.ver, r.act, st, log)
 	if err != nil {
 		t.Fatal(err)
 	}
