@@ -344,3 +344,50 @@ func TestBackoffDelay(t *testing.T) {
 		}
 	}
 }
+
+// TestRTLTCP_CancelThenContinue: cancelling one Read must not disturb the connection; the
+// next Read gets the server's samples without a reconnect. Close unblocks a waiting Read.
+func TestRTLTCP_CancelThenContinue(t *testing.T) {
+	send := make(chan []byte)
+	srv := startRTLTCPServer(t, func(c net.Conn) {
+		drainCommands(c)
+		for b := range send {
+			if _, err := c.Write(b); err != nil {
+				return
+			}
+		}
+	})
+	defer close(send)
+	cfg := RTLTCPConfig{Tuning: Tuning{CenterFreqHz: 1e8, SampleRateHz: 250e3}, StallTimeout: time.Hour}
+	s, err := DialRTLTCP(context.Background(), srv.addr(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	buf := make([]complex64, 8)
+	go func() {
+		_, err := s.Read(ctx, buf)
+		errc <- err
+	}()
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Read = %v, want Canceled", err)
+	}
+	send <- []byte{0x10, 0x10}
+	n, err := s.Read(context.Background(), buf)
+	if err != nil || n != 1 || buf[0] != firstConnValue {
+		t.Fatalf("Read after a cancelled one = %d, %v (%v)", n, err, buf[:n])
+	}
+	if st := s.Stats(); st.Lost != 0 {
+		t.Errorf("Lost = %d without any reconnect", st.Lost)
+	}
+	go func() {
+		_, err := s.Read(context.Background(), buf)
+		errc <- err
+	}()
+	s.Close()
+	if err := <-errc; !errors.Is(err, ErrClosed) {
+		t.Errorf("Read during Close = %v, want ErrClosed", err)
+	}
+}
