@@ -33,6 +33,10 @@ func fastConfig(uri string) mlflow.Config {
 	}
 }
 
+func newBenchClient(uri string) (*mlflow.Client, error) {
+	return mlflow.New(fastConfig(uri), nil)
+}
+
 func newClient(t *testing.T, cfg mlflow.Config) *mlflow.Client {
 	t.Helper()
 	c, err := mlflow.New(cfg, slog.New(slog.DiscardHandler))
