@@ -15,9 +15,9 @@ type SuperviseConfig struct {
 	// Info describes the stream before the first source opens (Info is valid from
 	// construction on); afterwards the open source's Info is reported.
 	Info Info
-	// StallTimeout is how long without a sample makes the source count as stalled, be closed
-	// and reopened (default 5 s). It also bounds how long Healthy stays true after the last
-	// sample.
+	// StallTimeout is how long one Read may wait without a sample before the source counts
+	// as stalled and is closed and reopened (default 5 s). It also bounds how long Healthy
+	// stays true after the last sample.
 	StallTimeout time.Duration
 	// Backoff spaces reopening attempts (default 1 s doubling to 60 s); the first reopen after
 	// a stall waits Backoff.Min, so a wedged dongle is not hammered.
@@ -53,9 +53,8 @@ type Supervisor struct {
 // supervised is one opened source and whether it has been closed already (the stall timer
 // closes it to unblock a Read that ignores ctx).
 type supervised struct {
-	src      Source
-	openedAt time.Time
-	once     sync.Once
+	src  Source
+	once sync.Once
 }
 
 func (s *supervised) close() { s.once.Do(func() { s.src.Close() }) }
@@ -217,7 +216,7 @@ func (s *Supervisor) reopen(ctx context.Context) (*supervised, error) {
 	if err != nil {
 		return nil, err
 	}
-	cur := &supervised{src: src, openedAt: time.Now()}
+	cur := &supervised{src: src}
 	s.mu.Lock()
 	if s.closed.Load() {
 		s.mu.Unlock()
@@ -232,13 +231,11 @@ func (s *Supervisor) reopen(ctx context.Context) (*supervised, error) {
 
 // readOnce reads from cur with the stall timer armed.
 func (s *Supervisor) readOnce(ctx context.Context, cur *supervised, buf []complex64) (int, error) {
-	since := cur.openedAt
-	if ns := s.lastSample.Load(); ns != 0 && time.Unix(0, ns).After(since) {
-		since = time.Unix(0, ns)
-	}
+	// The clock starts when we ask, not at the last sample: a consumer that was busy for a
+	// while has not seen the source stall, and the source's buffered samples are still good.
 	rctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	timer := time.AfterFunc(time.Until(since.Add(s.cfg.StallTimeout)), func() {
+	timer := time.AfterFunc(s.cfg.StallTimeout, func() {
 		cancel(ErrStalled)
 		// A source that does not watch ctx is unblocked by Close, which the contract allows
 		// concurrently with Read.
