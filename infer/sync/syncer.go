@@ -283,19 +283,21 @@ func (s *Syncer) SyncOnce(ctx context.Context) (changed bool, err error) {
 	s.mu.Unlock()
 
 	version, changed, err := s.syncOnce(ctx)
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if err != nil {
 		if ctx.Err() != nil {
 			// Shutdown is not a sync failure.
 			return false, err
 		}
 		reason := Reason(err)
+		s.mu.Lock()
 		s.stats.Failures[reason]++
 		s.stats.LastError = err.Error()
+		s.mu.Unlock()
 		s.log.Warn("model sync failed; keeping the current model", "model", s.cfg.ModelName, "version", version, "reason", reason, "err", err)
 		return false, err
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.stats.Successes++
 	s.stats.LastSuccess = time.Now()
 	s.stats.LastError = ""
