@@ -285,11 +285,12 @@ func (r *ring) bisect(pts [][2]float64, t0, t1 float64, p, q [2]float64, depth i
 	dq := math.Remainder(q[0]-p[0], 360)
 	split := math.Abs(dq) > maxLonStepDeg
 	if !split {
-		e0, n0 := r.plane(t0)
-		e1, n1 := r.plane(t1)
-		l2 := (e1-e0)*(e1-e0) + (n1-n0)*(n1-n0)
+		// a·(t1−t0) bounds the edge's length (the ellipse's speed is ≤ a).
+		l := r.a * (t1 - t0)
 		tanPhi := math.Abs(math.Tan(math.Min(math.Max(math.Abs(p[1]), math.Abs(q[1])), 89.9999) * math.Pi / 180))
-		if l2*(1+tanPhi)/wgs84A > 0.05*r.tolM {
+		if l*l*(1+tanPhi)/wgs84A > 0.05*r.tolM {
+			e0, n0 := r.plane(t0)
+			e1, n1 := r.plane(t1)
 			ideal := r.ground((e0+e1)/2, (n0+n1)/2)
 			northM, eastM := MetresPerDegree(ideal[1])
 			dLon := math.Remainder(p[0]+dq/2-ideal[0], 360)
