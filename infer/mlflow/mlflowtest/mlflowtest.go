@@ -441,14 +441,33 @@ const unauthenticatedBody = "You are not authenticated. Please see https://www.m
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	route, ok := routeOf(r.URL.Path)
+	s.mu.Lock()
+	if ok {
+		s.hits[route]++
+	}
+	user, pass, token := s.user, s.pass, s.token
+	s.mu.Unlock()
+
+	if route == RouteHealth {
+		io.WriteString(w, "OK")
+		return
+	}
+	// The basic-auth app checks credentials before routing, as here.
+	if !s.authorized(r, user, pass, token) {
+		w.Header().Set("Content-Type", "text/plain")
+		w.Header().Set("WWW-Authenticate", `Basic realm="mlflow"`)
+		w.WriteHeader(http.StatusUnauthorized)
+		io.WriteString(w, unauthenticatedBody)
+		return
+	}
 	if !ok {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.WriteHeader(http.StatusNotFound)
 		io.WriteString(w, "<!doctype html>\n<html lang=en>\n<title>404 Not Found</title>\n<h1>Not Found</h1>\n<p>The requested URL was not found on the server. If you entered the URL manually please check your spelling and try again.</p>\n")
 		return
 	}
+
 	s.mu.Lock()
-	s.hits[route]++
 	f := s.faults[route]
 	var status int
 	hang := false
@@ -458,21 +477,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			f.left--
 		}
 	}
-	user, pass, token := s.user, s.pass, s.token
 	override := s.overrides[route]
 	s.mu.Unlock()
 
-	if route == RouteHealth {
-		io.WriteString(w, "OK")
-		return
-	}
-	if !s.authorized(r, user, pass, token) {
-		w.Header().Set("Content-Type", "text/plain")
-		w.Header().Set("WWW-Authenticate", `Basic realm="mlflow"`)
-		w.WriteHeader(http.StatusUnauthorized)
-		io.WriteString(w, unauthenticatedBody)
-		return
-	}
 	if hang {
 		select {
 		case <-r.Context().Done():
