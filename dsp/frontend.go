@@ -5,7 +5,6 @@ import (
 	"math"
 	"runtime"
 	"slices"
-	"unsafe"
 )
 
 // noisePercentile is the quantile of the window's mean spectrum taken as its noise floor by
@@ -214,66 +213,13 @@ func (f *Frontend) accumulate(ft *fft, frame []complex64, dc complex64) float64 
 	if ft.double {
 		return f.accumulate64(ft, frame, dc)
 	}
-	if dc == 0 {
-		// The hot loop: on float32 views of the interleaved re, im pairs.
-		n := 2 * len(frame)
-		in := unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(ft.in))), n)
-		x := unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(frame))), n)
-		w := f.win2[:n]
-		x = x[:n]
-		for i := 0; i+8 <= n; i += 8 {
-			xi, wi, oi := x[i:i+8:i+8], w[i:i+8:i+8], in[i:i+8:i+8]
-			oi[0], oi[1], oi[2], oi[3] = xi[0]*wi[0], xi[1]*wi[1], xi[2]*wi[2], xi[3]*wi[3]
-			oi[4], oi[5], oi[6], oi[7] = xi[4]*wi[4], xi[5]*wi[5], xi[6]*wi[6], xi[7]*wi[7]
-		}
-		for i := n &^ 7; i < n; i++ {
-			in[i] = x[i] * w[i]
-		}
-	} else {
-		in := ft.in[:len(frame)]
-		w := f.win[:len(frame)]
-		for i, v := range frame {
-			v -= dc
-			in[i] = complex(real(v)*w[i], imag(v)*w[i])
-		}
+	var spec []float32
+	if f.fusedSpec {
+		spec = f.spec
 	}
-	ft.exec()
+	n := len(frame)
+	sum := ft.frame(frame, f.win2[:2*n], dc, f.acc[:n], spec, f.scale*f.scale)
 	out := ft.out
-	acc := f.acc[:len(out)]
-	var sum float32
-	if f.fusedSpec { // power spectrum wanted: write it in the same pass
-		n := len(out)
-		o := unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(out))), 2*n)
-		sp := f.spec[:n]
-		sc2 := f.scale * f.scale
-		var sum2 float32
-		k := 0
-		for ; k+2 <= n; k += 2 {
-			ok, ak, sk := o[2*k:2*k+4:2*k+4], acc[k:k+2:k+2], sp[k:k+2:k+2]
-			p0 := ok[0]*ok[0] + ok[1]*ok[1]
-			p1 := ok[2]*ok[2] + ok[3]*ok[3]
-			ak[0] += p0
-			ak[1] += p1
-			sum += p0
-			sum2 += p1
-			sk[0] = p0 * sc2
-			sk[1] = p1 * sc2
-		}
-		for ; k < n; k++ {
-			p := o[2*k]*o[2*k] + o[2*k+1]*o[2*k+1]
-			acc[k] += p
-			sum += p
-			sp[k] = p * sc2
-		}
-		sum += sum2
-	} else {
-		for k, v := range out {
-			re, im := real(v), imag(v)
-			p := re*re + im*im
-			acc[k] += p
-			sum += p
-		}
-	}
 	for _, k := range f.dcBins {
 		v := out[k]
 		sum -= real(v)*real(v) + imag(v)*imag(v)
@@ -404,14 +350,9 @@ func (f *Frontend) logAndNormalize() {
 	eps := p.Log.Epsilon
 	switch p.Log.Kind {
 	case "ln":
-		for i, v := range f.feat {
-			f.feat[i] = float32(fastLog(float64(v) + eps))
-		}
+		logScaled(f.feat, eps, 1)
 	case "db":
-		const dbPerNeper = 10 / math.Ln10
-		for i, v := range f.feat {
-			f.feat[i] = float32(dbPerNeper * fastLog(float64(v)+eps))
-		}
+		logScaled(f.feat, eps, 10/math.Ln10)
 	}
 	var mean, std float64
 	switch p.Normalize.Kind {
@@ -604,24 +545,28 @@ func magnitudeSignal(dst []float32, x []complex64, dc complex64, pad int, bounda
 	}
 }
 
-// fastLog is the natural logarithm for the features, faster than math.Log: exponent from the
-// bits, then 2·atanh((m−1)/(m+1)) for the mantissa m in [√½, √2) by its series to s¹¹,
-// accurate to about 1e-11 absolute, far below the float32 the features are stored in.
-// Zero, negative, subnormal and non-finite inputs go to math.Log.
-func fastLog(x float64) float64 {
+// logScaled replaces each x by scale·ln(x+eps), faster than math.Log: the exponent comes from
+// the bits, then ln m = 2·atanh((m−1)/(m+1)) for the mantissa m in [√½, √2) by its series to
+// s⁹, accurate to about 1e-9 absolute, far below the float32 the features are stored in.
+// Zero, negative, subnormal and non-finite sums go to math.Log.
+func logScaled(xs []float32, eps, scale float64) {
 	const sqrt2 = 1.4142135623730951
-	if !(x >= 0x1p-1022 && x <= math.MaxFloat64) {
-		return math.Log(x)
+	for i, v := range xs {
+		x := float64(v) + eps
+		if !(x >= 0x1p-1022 && x <= math.MaxFloat64) {
+			xs[i] = float32(scale * math.Log(x))
+			continue
+		}
+		b := math.Float64bits(x)
+		e := float64(int(b>>52) - 1023)
+		m := math.Float64frombits(b&(1<<52-1) | 1023<<52) // in [1, 2)
+		if m > sqrt2 {
+			m *= 0.5
+			e++
+		}
+		s := (m - 1) / (m + 1) // |s| <= 0.1716
+		s2 := s * s
+		p := 1 + s2*(1.0/3+s2*(1.0/5+s2*(1.0/7+s2*(1.0/9))))
+		xs[i] = float32(scale * (e*math.Ln2 + 2*s*p))
 	}
-	b := math.Float64bits(x)
-	e := int(b>>52) - 1023
-	m := math.Float64frombits(b&(1<<52-1) | 1023<<52) // in [1, 2)
-	if m > sqrt2 {
-		m /= 2
-		e++
-	}
-	s := (m - 1) / (m + 1) // |s| <= 0.1716
-	s2 := s * s
-	p := 1 + s2*(1.0/3+s2*(1.0/5+s2*(1.0/7+s2*(1.0/9+s2*(1.0/11)))))
-	return float64(e)*math.Ln2 + 2*s*p
 }

@@ -3,6 +3,7 @@ package dsp
 import (
 	"errors"
 	"math"
+	"slices"
 	"sync"
 	"testing"
 )
@@ -187,5 +188,24 @@ func TestFeatures_Concurrent(t *testing.T) {
 	close(fails)
 	for f := range fails {
 		t.Error(f)
+	}
+}
+
+// Ensure that the fast log agrees with math.Log to float32 precision over the whole range.
+func TestLogScaled(t *testing.T) {
+	var xs []float32
+	for e := -140.0; e <= 120; e += 0.37 {
+		xs = append(xs, float32(math.Pow(2, e)))
+	}
+	xs = append(xs, 0, 1, 2, math.MaxFloat32, 1e-45)
+	for _, eps := range []float64{1e-10, 1e-300} {
+		got := slices.Clone(xs)
+		logScaled(got, eps, 10/math.Ln10)
+		for i, x := range xs {
+			want := 10 * math.Log10(float64(x)+eps)
+			if d := math.Abs(float64(got[i]) - want); d > 1e-6*max(1, math.Abs(want)) {
+				t.Errorf("10·log10(%g + %g) = %g, want %g", x, eps, got[i], want)
+			}
+		}
 	}
 }
