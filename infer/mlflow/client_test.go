@@ -616,7 +616,15 @@ func TestConfigFromEnv(t *testing.T) {
 		}
 	}
 	clear()
+	home := t.TempDir()
+	t.Setenv("HOME", home)
 	t.Setenv("MLFLOW_TRACKING_URI", "https://mlflow.example:5000/prefix")
+	os.MkdirAll(filepath.Join(home, ".mlflow"), 0o700)
+	os.WriteFile(filepath.Join(home, ".mlflow", "credentials"), []byte("[other]\nmlflow_tracking_password = no\n[mlflow]\nmlflow_tracking_username = fileuser\nmlflow_tracking_password = filepass\n"), 0o600)
+	if cfg, err := mlflow.ConfigFromEnv(); err != nil || cfg.Username != "fileuser" || cfg.Password != "filepass" {
+		t.Errorf("credentials file: %+v %v", cfg, err)
+	}
+	os.Remove(filepath.Join(home, ".mlflow", "credentials"))
 	t.Setenv("MLFLOW_TRACKING_USERNAME", "u")
 	t.Setenv("MLFLOW_TRACKING_PASSWORD", "p")
 	t.Setenv("MLFLOW_TRACKING_TOKEN", "t")

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -123,7 +124,9 @@ func (c Config) Validate() error {
 // MLFLOW_TRACKING_INSECURE_TLS, MLFLOW_TRACKING_SERVER_CERT_PATH,
 // MLFLOW_TRACKING_CLIENT_CERT_PATH, MLFLOW_HTTP_REQUEST_MAX_RETRIES,
 // MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR (seconds), MLFLOW_HTTP_REQUEST_BACKOFF_JITTER
-// (seconds) and MLFLOW_HTTP_REQUEST_TIMEOUT (seconds).
+// (seconds) and MLFLOW_HTTP_REQUEST_TIMEOUT (seconds); and, like MLflow 3.x,
+// the [mlflow] section of ~/.mlflow/credentials when the environment lacks
+// the username or password.
 func ConfigFromEnv() (Config, error) { return configFromLookup(os.LookupEnv) }
 
 func configFromLookup(lookup func(string) (string, bool)) (Config, error) {
@@ -133,8 +136,19 @@ func configFromLookup(lookup func(string) (string, bool)) (Config, error) {
 		ServerCertPath: get("MLFLOW_TRACKING_SERVER_CERT_PATH"),
 		ClientCertPath: get("MLFLOW_TRACKING_CLIENT_CERT_PATH"),
 	}
-	// Basic needs both halves; a lone username or password is ignored, as in MLflow.
-	if u, p := get("MLFLOW_TRACKING_USERNAME"), get("MLFLOW_TRACKING_PASSWORD"); u != "" && p != "" {
+	// Basic needs both halves; a lone username or password is ignored, as in
+	// MLflow. The environment wins over ~/.mlflow/credentials (MLflow 3.x).
+	u, p := get("MLFLOW_TRACKING_USERNAME"), get("MLFLOW_TRACKING_PASSWORD")
+	if home := get("HOME"); home != "" && (u == "" || p == "") {
+		fu, fp := readCredentialsFile(filepath.Join(home, ".mlflow", "credentials"))
+		if u == "" {
+			u = fu
+		}
+		if p == "" {
+			p = fp
+		}
+	}
+	if u != "" && p != "" {
 		c.Username, c.Password = u, p
 	} else {
 		c.Token = get("MLFLOW_TRACKING_TOKEN")
@@ -178,4 +192,42 @@ func configFromLookup(lookup func(string) (string, bool)) (Config, error) {
 		return Config{}, err
 	}
 	return c, nil
+}
+
+// readCredentialsFile reads mlflow_tracking_username/password from the
+// [mlflow] section of MLflow's INI credentials file; a missing or unreadable
+// file gives nothing, as in MLflow.
+func readCredentialsFile(path string) (user, pass string) {
+	b, err := os.ReadFile(path)
+	if err != nil || len(b) > 1<<20 {
+		return "", ""
+	}
+	section := ""
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case line == "", strings.HasPrefix(line, "#"), strings.HasPrefix(line, ";"):
+			continue
+		case strings.HasPrefix(line, "[") && strings.HasSuffix(line, "]"):
+			section = strings.TrimSpace(line[1 : len(line)-1])
+			continue
+		}
+		if section != "mlflow" {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			k, v, ok = strings.Cut(line, ":")
+		}
+		if !ok {
+			continue
+		}
+		switch strings.ToLower(strings.TrimSpace(k)) {
+		case "mlflow_tracking_username":
+			user = strings.TrimSpace(v)
+		case "mlflow_tracking_password":
+			pass = strings.TrimSpace(v)
+		}
+	}
+	return user, pass
 }
