@@ -11,6 +11,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"sync"
 
 	"github.com/heimdall/edged/capture"
 )
@@ -107,42 +108,44 @@ func mediaType(r *http.Request) (string, error) {
 }
 
 // readRaw reads a raw IQ body of the format the query names.
-func (s *Server) readRaw(w http.ResponseWriter, r *http.Request, p queryParams) (*input, error) {
+func (s *Server) readRaw(w http.ResponseWriter, r *http.Request, p queryParams) (*input, func(), error) {
 	if p.format == "" {
-		return nil, errf(http.StatusBadRequest, codeMissingField, "query parameter format: required for a raw body (cu8, cs8, cs16 or cf32)")
+		return nil, nop, errf(http.StatusBadRequest, codeMissingField, "query parameter format: required for a raw body (cu8, cs8, cs16 or cf32)")
 	}
 	if p.rateHz == 0 {
-		return nil, errf(http.StatusBadRequest, codeMissingField, "query parameter sample_rate: required for a raw body (e.g. 250k)")
+		return nil, nop, errf(http.StatusBadRequest, codeMissingField, "query parameter sample_rate: required for a raw body (e.g. 250k)")
 	}
 	f := capture.Format(p.format)
 	bps := int64(f.BytesPerSample())
-	body, err := s.readBody(w, r)
+	body, release, err := s.readBody(w, r)
 	if err != nil {
-		return nil, err
+		return nil, release, err
 	}
 	switch {
 	case len(body) == 0:
-		return nil, errf(http.StatusBadRequest, codeMissingField, "body: empty, want raw "+p.format+" samples")
+		return nil, release, errf(http.StatusBadRequest, codeMissingField, "body: empty, want raw "+p.format+" samples")
 	case int64(len(body))%bps != 0:
-		return nil, errf(http.StatusBadRequest, codeInvalidField,
+		return nil, release, errf(http.StatusBadRequest, codeInvalidField,
 			fmt.Sprintf("body: %d bytes is not a whole number of %s samples (%d bytes each)", len(body), p.format, bps))
 	case int64(len(body))/bps > int64(s.cfg.MaxSamples):
-		return nil, errf(http.StatusRequestEntityTooLarge, codeBodyTooLarge,
+		return nil, release, errf(http.StatusRequestEntityTooLarge, codeBodyTooLarge,
 			fmt.Sprintf("body: %d samples, the limit is %d", int64(len(body))/bps, s.cfg.MaxSamples))
 	}
 	samples := make([]complex64, int64(len(body))/bps)
 	if _, _, err := capture.Convert(samples, body, f); err != nil {
-		return nil, badParam("format", err.Error())
+		return nil, release, badParam("format", err.Error())
 	}
 	if f == capture.FormatCF32 {
 		for i, v := range samples {
 			if !finite32(real(v)) || !finite32(imag(v)) {
-				return nil, errf(http.StatusBadRequest, codeInvalidField, fmt.Sprintf("body: sample %d is not finite", i))
+				return nil, release, errf(http.StatusBadRequest, codeInvalidField, fmt.Sprintf("body: sample %d is not finite", i))
 			}
 		}
 	}
-	return &input{samples: samples, format: p.format, rateHz: p.rateHz, centerHz: p.centerHz, raw: body, useCache: true}, nil
+	return &input{samples: samples, format: p.format, rateHz: p.rateHz, centerHz: p.centerHz, raw: body, useCache: true}, release, nil
 }
+
+func nop() {}
 
 func finite32(v float32) bool { return !math.IsNaN(float64(v)) && !math.IsInf(float64(v), 0) }
 
@@ -159,19 +162,31 @@ func bodyError(err error) error {
 	return errf(http.StatusBadRequest, codeInvalidField, "body: "+err.Error())
 }
 
-// readBody reads the whole body, bounded by MaxBodyBytes.
-func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+// bodyPool recycles request body buffers; buffers above maxPooledBytes are left to the GC.
+var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+const maxPooledBytes = 1 << 20
+
+// readBody reads the whole body, bounded by MaxBodyBytes. Call release once the bytes
+// are no longer used.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (body []byte, release func(), err error) {
 	if r.ContentLength > s.cfg.MaxBodyBytes {
-		return nil, tooLarge(s.cfg.MaxBodyBytes)
+		return nil, func() {}, tooLarge(s.cfg.MaxBodyBytes)
 	}
-	var buf bytes.Buffer
+	buf := bodyPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	release = func() {
+		if buf.Cap() <= maxPooledBytes {
+			bodyPool.Put(buf)
+		}
+	}
 	if r.ContentLength > 0 {
-		buf.Grow(int(r.ContentLength) + 1)
+		buf.Grow(int(r.ContentLength) + bytes.MinRead)
 	}
 	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)); err != nil {
-		return nil, bodyError(err)
+		return nil, release, bodyError(err)
 	}
-	return buf.Bytes(), nil
+	return buf.Bytes(), release, nil
 }
 
 func jsonValid(b []byte) bool { return json.Valid(b) }

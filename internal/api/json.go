@@ -316,7 +316,7 @@ func (p *jscan) sample(field string, k, j int) (float32, error) {
 	if !ok {
 		return 0, p.wrong(fmt.Sprintf("%s[%d][%d]", field, k, j), "want a number")
 	}
-	v, err := strconv.ParseFloat(string(num), 64)
+	v, err := parseFloat(num)
 	if err != nil || math.IsInf(v, 0) {
 		return 0, badField(fmt.Sprintf("%s[%d][%d]", field, k, j), fmt.Sprintf("%s is not a finite number", truncate(num, 40)))
 	}
@@ -468,4 +468,67 @@ func (p *jscan) batchItem(i int) (iqRequest, error) {
 		return badField(fmt.Sprintf("items[%d]", i), fmt.Sprintf("unknown field %q (an item takes id and iq_data)", key))
 	})
 	return it, err
+}
+
+// pow10 holds the powers of ten that float64 represents exactly.
+var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+// parseFloat converts a JSON number to the nearest float64, as strconv.ParseFloat does. Most
+// IQ values have at most 15 significant digits and a small exponent, so that the mantissa
+// and the power of ten are exact float64 values and one multiplication or division rounds
+// correctly (Clinger's fast path); anything else goes to strconv.
+func parseFloat(num []byte) (float64, error) {
+	i, neg := 0, false
+	if i < len(num) && num[i] == '-' {
+		neg, i = true, i+1
+	}
+	var mant uint64
+	sig, exp := 0, 0
+	for ; i < len(num) && num[i] >= '0' && num[i] <= '9'; i++ {
+		if mant != 0 || num[i] != '0' {
+			mant, sig = mant*10+uint64(num[i]-'0'), sig+1
+		}
+	}
+	if i < len(num) && num[i] == '.' {
+		for i++; i < len(num) && num[i] >= '0' && num[i] <= '9'; i++ {
+			if mant != 0 || num[i] != '0' {
+				mant, sig = mant*10+uint64(num[i]-'0'), sig+1
+			}
+			exp--
+		}
+	}
+	if i < len(num) && (num[i] == 'e' || num[i] == 'E') {
+		i++
+		eneg := false
+		if num[i] == '+' || num[i] == '-' {
+			eneg, i = num[i] == '-', i+1
+		}
+		e := 0
+		for ; i < len(num) && e < 10000; i++ {
+			e = e*10 + int(num[i]-'0')
+		}
+		if i < len(num) {
+			return strconv.ParseFloat(string(num), 64) // an absurd exponent
+		}
+		if eneg {
+			e = -e
+		}
+		exp += e
+	}
+	if sig > 15 || exp < -22 || exp > 22 {
+		return strconv.ParseFloat(string(num), 64)
+	}
+	f := float64(mant)
+	if mant != 0 {
+		if exp < 0 {
+			f /= pow10[-exp]
+		} else {
+			f *= pow10[exp]
+		}
+	}
+	if neg {
+		f = -f
+	}
+	return f, nil
 }

@@ -29,7 +29,11 @@ type kit struct {
 	params       dsp.Params
 	rows, frames int
 	frontends    sync.Pool // *dsp.Frontend
+	windows      sync.Pool // *[]complex64, conditioned samples
 }
+
+// maxPooledSamples bounds the window buffers kept for reuse.
+const maxPooledSamples = 1 << 18
 
 // kitFor returns the preprocessing of the engine's active model, building it on first use
 // after a model swap.
@@ -129,7 +133,17 @@ func (s *Server) compute(ctx context.Context, in *input, k *kit, key [32]byte) (
 			in.rateHz, k.params.SampleRateHz, err))
 	}
 	up, down := cond.Ratio()
-	x := cond.Process(nil, in.samples)
+	buf, _ := k.windows.Get().(*[]complex64)
+	if buf == nil {
+		buf = new([]complex64)
+	}
+	x := cond.Process((*buf)[:0], in.samples)
+	defer func() {
+		if cap(x) <= maxPooledSamples {
+			*buf = x[:0]
+			k.windows.Put(buf)
+		}
+	}()
 	if up != 1 || down != 1 {
 		// Flush the resampler's filter with zeros, then keep the samples the input covers:
 		// output m is input m·M/L.
@@ -138,8 +152,9 @@ func (s *Server) compute(ctx context.Context, in *input, k *kit, key [32]byte) (
 	}
 	W := k.params.WindowSamples
 	n := max(1, (len(x)+W-1)/W)
-	if len(x) < n*W {
-		x = append(x, make([]complex64, n*W-len(x))...) // zero-pad the last window
+	if m := len(x); m < n*W {
+		x = slices.Grow(x, n*W-m)[:n*W]
+		clear(x[m:]) // zero-pad the last window
 	}
 	fe, err := k.frontend()
 	if err != nil {
@@ -239,35 +254,37 @@ func inferError(err error) error {
 	return errf(http.StatusServiceUnavailable, codeUnavailable, "inference failed: "+err.Error())
 }
 
-// readPredict reads a predict body in either form.
-func (s *Server) readPredict(w http.ResponseWriter, r *http.Request) (*input, error) {
+// readPredict reads a predict body in either form. Call release when done with the input.
+func (s *Server) readPredict(w http.ResponseWriter, r *http.Request) (in *input, release func(), err error) {
 	mt, err := mediaType(r)
 	if err != nil {
-		return nil, err
+		return nil, nop, err
 	}
 	switch mt {
 	case "application/octet-stream":
 		p, err := parseQuery(r.URL.Query(), true)
 		if err != nil {
-			return nil, err
+			return nil, nop, err
 		}
 		return s.readRaw(w, r, p)
 	case "application/json":
 		p, err := parseQuery(r.URL.Query(), false)
 		if err != nil {
-			return nil, err
+			return nil, nop, err
 		}
-		body, err := s.readBody(w, r)
+		body, release, err := s.readBody(w, r)
 		if err != nil {
-			return nil, err
+			return nil, release, err
 		}
 		req, err := parsePredict(body)
+		release() // the samples are decoded: the body is no longer needed
 		if err != nil {
-			return nil, err
+			return nil, nop, err
 		}
-		return s.jsonInput(req, "iq_data", p, req.cacheEnabled)
+		in, err := s.jsonInput(req, "iq_data", p, req.cacheEnabled)
+		return in, nop, err
 	}
-	return nil, errf(http.StatusUnsupportedMediaType, codeUnsupportedMedia,
+	return nil, nop, errf(http.StatusUnsupportedMediaType, codeUnsupportedMedia,
 		fmt.Sprintf("Content-Type %s: want application/json or application/octet-stream", mt))
 }
 
@@ -294,7 +311,8 @@ func (s *Server) jsonInput(d iqRequest, field string, p queryParams, cacheEnable
 }
 
 func (s *Server) predict(w http.ResponseWriter, r *http.Request) {
-	in, err := s.readPredict(w, r)
+	in, release, err := s.readPredict(w, r)
+	defer release()
 	if err != nil {
 		writeError(w, err)
 		return
@@ -345,7 +363,9 @@ func (s *Server) batch(w http.ResponseWriter, r *http.Request) {
 	}
 	var body []byte
 	if err == nil {
-		body, err = s.readBody(w, r)
+		var release func()
+		body, release, err = s.readBody(w, r)
+		defer release()
 	}
 	var (
 		items        []iqRequest

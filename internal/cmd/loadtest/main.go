@@ -36,6 +36,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/heimdall/edged/infer"
@@ -133,14 +134,38 @@ func run(o options) error {
 			return fmt.Errorf("warm-up request: %w", r.err)
 		}
 	}
+	cpu0 := cpuTime()
 	var res *results
 	if o.mode == "closed" {
 		res = lt.closed(o.clients, o.duration)
 	} else {
 		res = lt.open(o.rate, o.duration)
 	}
+	res.cpu = cpuTime() - cpu0
 	res.print(os.Stdout, o)
 	return nil
+}
+
+// cpuTime is the CPU time (user + system) this process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// loadAverage is the 1-minute load average, for judging how busy the host was.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := bytes.Fields(b)
+	if len(f) == 0 {
+		return "?"
+	}
+	return string(f[0])
 }
 
 // startServer runs edged's API with the reference model and a temporary store.
@@ -177,6 +202,8 @@ func startServer(withStore bool) (url string, stop func(), err error) {
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
+		closeDB()
+		os.RemoveAll(dir)
 		return "", nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -335,6 +362,7 @@ type results struct {
 	misses    int
 	errors    map[string]int
 	elapsed   time.Duration
+	cpu       time.Duration // of this process: the client, and the server when in-process
 }
 
 func newResults() *results { return &results{errors: map[string]int{}} }
@@ -384,6 +412,10 @@ func (r *results) print(w io.Writer, o options) {
 	fmt.Fprintf(w, "  latency     P50 %s  P95 %s  P99 %s  max %s\n", ms(q(0.50)), ms(q(0.95)), ms(q(0.99)), ms(q(1)))
 	fmt.Fprintf(w, "  cache       %.1f%% hits (%d hits, %d misses)\n", 100*hitRate, r.hits, r.misses)
 	fmt.Fprintf(w, "  errors      %d\n", nerr)
+	if total > 0 {
+		fmt.Fprintf(w, "  cpu         %.3f ms/request (this process, %d CPUs; load average %s)\n",
+			float64(r.cpu)/1e6/float64(total), runtime.NumCPU(), loadAverage())
+	}
 	for e, n := range r.errors {
 		fmt.Fprintf(w, "    %6d  %s\n", n, e)
 	}
