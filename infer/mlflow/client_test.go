@@ -646,6 +646,13 @@ func TestConfigFromEnv(t *testing.T) {
 		t.Errorf("username without password should fall back to the token: %+v %v", cfg, err)
 	}
 
+	t.Setenv("MLFLOW_TRACKING_URI", "")
+	if cfg, err := mlflow.ConfigFromEnv(); err != nil || cfg.TrackingURI != "" {
+		t.Errorf("unset URI must be left to the caller: %+v %v", cfg, err)
+	} else if _, err := mlflow.New(cfg, nil); !errors.Is(err, mlflow.ErrInvalidConfig) {
+		t.Errorf("New without a URI: %v", err)
+	}
+	t.Setenv("MLFLOW_TRACKING_URI", "https://mlflow.example:5000/prefix")
 	t.Setenv("MLFLOW_TRACKING_SERVER_CERT_PATH", "/etc/ssl/ca.pem")
 	if _, err := mlflow.ConfigFromEnv(); !errors.Is(err, mlflow.ErrInvalidConfig) {
 		t.Errorf("insecure + cert path: %v", err)

@@ -126,7 +126,8 @@ func (c Config) Validate() error {
 // MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR (seconds), MLFLOW_HTTP_REQUEST_BACKOFF_JITTER
 // (seconds) and MLFLOW_HTTP_REQUEST_TIMEOUT (seconds); and, like MLflow 3.x,
 // the [mlflow] section of ~/.mlflow/credentials when the environment lacks
-// the username or password.
+// the username or password. An unset MLFLOW_TRACKING_URI is not an error
+// here (the caller may fill TrackingURI from its own config); New checks it.
 func ConfigFromEnv() (Config, error) { return configFromLookup(os.LookupEnv) }
 
 func configFromLookup(lookup func(string) (string, bool)) (Config, error) {
@@ -188,7 +189,13 @@ func configFromLookup(lookup func(string) (string, bool)) (Config, error) {
 		}
 		*kv.dst = time.Duration(f * float64(time.Second))
 	}
-	if err := c.Validate(); err != nil {
+	// The URI may come from edged's own config instead, so only a URI that
+	// is set is checked here; New validates the final Config.
+	probe := c
+	if probe.TrackingURI == "" {
+		probe.TrackingURI = "http://unset"
+	}
+	if err := probe.Validate(); err != nil {
 		return Config{}, err
 	}
 	return c, nil
