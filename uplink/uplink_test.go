@@ -208,7 +208,7 @@ func TestTLSInsecureWarns(t *testing.T) {
 	cfg.TLS.InsecureSkipVerify = true
 	up := startUplink(t, cfg, db, slog.New(rec))
 	rec.waitLogs(t, 1, slog.LevelInfo, "connected", 20*time.Second)
-	if len(rec.matching(slog.LevelWarn, "verification is OFF")) != 1 {
+	if len(rec.matching(slog.LevelWarn, "verification is OFF")) < 1 {
 		t.Fatal("no Warn about insecure_skip_verify at connect")
 	}
 	b.Restart()

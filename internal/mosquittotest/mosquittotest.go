@@ -18,6 +18,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -77,6 +78,9 @@ type Broker struct {
 // t.Fatal on any other failure.
 func Start(t testing.TB, opts Options) *Broker {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("mosquittotest: -short: skipping a test that starts a mosquitto broker")
+	}
 	if _, err := os.Stat(BinaryPath); err != nil {
 		t.Skipf("mosquittotest: %s not found (apt-get install mosquitto): %v", BinaryPath, err)
 	}
@@ -84,25 +88,35 @@ func Start(t testing.TB, opts Options) *Broker {
 	b.conf = filepath.Join(b.dir, "mosquitto.conf")
 	b.logPath = filepath.Join(b.dir, "mosquitto.log")
 	var err error
-	if b.port, err = freePort(); err != nil {
-		t.Fatalf("mosquittotest: %v", err)
-	}
 	if opts.TLS {
-		if b.tlsPort, err = freePort(); err != nil {
-			t.Fatalf("mosquittotest: %v", err)
-		}
 		if b.certs, err = WriteCerts(filepath.Join(b.dir, "certs")); err != nil {
 			t.Fatalf("mosquittotest: %v", err)
 		}
 	}
-	if err := b.writeConfig(); err != nil {
-		t.Fatalf("mosquittotest: %v", err)
-	}
 	t.Cleanup(b.kill)
-	if err := b.start(); err != nil {
-		t.Fatalf("mosquittotest: %v", err)
+	// Another process can take a port between our check and mosquitto's bind: then try
+	// other ports.
+	for attempt := 1; ; attempt++ {
+		if b.port, err = freePort(); err != nil {
+			t.Fatalf("mosquittotest: %v", err)
+		}
+		if opts.TLS {
+			if b.tlsPort, err = freePort(); err != nil {
+				t.Fatalf("mosquittotest: %v", err)
+			}
+		}
+		if err := b.writeConfig(); err != nil {
+			t.Fatalf("mosquittotest: %v", err)
+		}
+		err = b.start()
+		if err == nil {
+			return b
+		}
+		if attempt == 3 {
+			t.Fatalf("mosquittotest: %v", err)
+		}
+		b.kill()
 	}
-	return b
 }
 
 // URL is the plain listener, e.g. "tcp://127.0.0.1:40123".
@@ -245,6 +259,12 @@ func (b *Broker) start() error {
 			}
 		}
 	}
+	select {
+	case <-done: // someone else answered on our port and mosquitto could not bind
+		b.cmd = nil
+		return fmt.Errorf("mosquitto exited after start; log:\n%s", b.Log())
+	default:
+	}
 	return nil
 }
 
@@ -318,14 +338,25 @@ func writePasswd(path string, users map[string]string) error {
 	return nil
 }
 
-// freePort asks the kernel for an unused 127.0.0.1 port. Another process could take it
-// before mosquitto binds it; on loopback in a test that is rare enough.
+// freePort finds an unused 127.0.0.1 port below the kernel's ephemeral range: a port
+// from that range could be taken as the source port of some outgoing connection while
+// the broker is stopped, and Restart could then not bind it again.
 func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find free port: %w", err)
+	low := 32768
+	if data, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(data)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil && n > 12000 {
+				low = n
+			}
+		}
 	}
-	defer l.Close()
-	_, p, _ := net.SplitHostPort(l.Addr().String())
-	return strconv.Atoi(p)
+	for i := 0; i < 200; i++ {
+		p := 10000 + rand.IntN(low-10000)
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err == nil {
+			l.Close()
+			return p, nil
+		}
+	}
+	return 0, fmt.Errorf("no free port in 10000-%d after 200 tries", low)
 }
