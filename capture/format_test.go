@@ -115,3 +115,37 @@ func BenchmarkConvertCU8(b *testing.B)  { benchConvert(b, FormatCU8) }
 func BenchmarkConvertCS8(b *testing.B)  { benchConvert(b, FormatCS8) }
 func BenchmarkConvertCS16(b *testing.B) { benchConvert(b, FormatCS16) }
 func BenchmarkConvertCF32(b *testing.B) { benchConvert(b, FormatCF32) }
+
+// TestConvert_CU8MatchesReference covers the four-samples-per-word path, with rails in every
+// byte position, against the one-sample-at-a-time definition.
+func TestConvert_CU8MatchesReference(t *testing.T) {
+	src := make([]byte, 2*1003)
+	for i := range src {
+		switch {
+		case i%11 == 0:
+			src[i] = 0
+		case i%13 == 0:
+			src[i] = 255
+		default:
+			src[i] = byte(i*37 + 1)
+		}
+	}
+	dst := make([]complex64, 1003)
+	n, ov, err := Convert(dst, src, FormatCU8)
+	if err != nil || n != 1003 {
+		t.Fatalf("Convert = %d, %v", n, err)
+	}
+	rails := 0
+	for i := range n {
+		if want := referenceSample(src, FormatCU8, i); dst[i] != want {
+			t.Fatalf("sample %d = %v, want %v", i, dst[i], want)
+		}
+		a, b := src[2*i], src[2*i+1]
+		if a == 0 || a == 255 || b == 0 || b == 255 {
+			rails++
+		}
+	}
+	if ov != rails || rails == 0 {
+		t.Errorf("overload = %d, want %d", ov, rails)
+	}
+}
