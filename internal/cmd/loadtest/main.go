@@ -75,24 +75,24 @@ func main() {
 	flag.StringVar(&o.blockProf, "blockprofile", "", "write a goroutine blocking profile of the run to this file")
 	flag.BoolVar(&o.noStore, "no-store", false, "in-process server without a store (no cache), to tell the cache's cost apart")
 	flag.Parse()
-	if err := run(o); err != nil {
+	if _, err := run(o, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
 		os.Exit(1)
 	}
 }
 
-func run(o options) error {
+func run(o options, w io.Writer) (*results, error) {
 	if o.clients < 1 || o.duration <= 0 || o.rate <= 0 || o.fresh < 0 || o.fresh > 1 || o.samples < 1 || o.repeat < 1 {
-		return errors.New("bad flags: want clients ≥ 1, duration > 0, rate > 0, 0 ≤ fresh ≤ 1, samples ≥ 1, repeat ≥ 1")
+		return nil, errors.New("bad flags: want clients ≥ 1, duration > 0, rate > 0, 0 ≤ fresh ≤ 1, samples ≥ 1, repeat ≥ 1")
 	}
 	if o.mode != "closed" && o.mode != "open" {
-		return fmt.Errorf("-mode %q: want closed or open", o.mode)
+		return nil, fmt.Errorf("-mode %q: want closed or open", o.mode)
 	}
 	base := o.url
 	if base == "" {
 		url, stop, err := startServer(!o.noStore)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		defer stop()
 		base = url
@@ -100,11 +100,11 @@ func run(o options) error {
 	if o.cpuProfile != "" {
 		f, err := os.Create(o.cpuProfile)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		defer f.Close()
 		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
+			return nil, err
 		}
 		defer pprof.StopCPUProfile()
 	}
@@ -131,7 +131,7 @@ func run(o options) error {
 	// Warm up: cache the repeated inputs and let the server build its preprocessing.
 	for i := range o.repeat {
 		if r := lt.send(g.repeated(i)); r.err != nil {
-			return fmt.Errorf("warm-up request: %w", r.err)
+			return nil, fmt.Errorf("warm-up request: %w", r.err)
 		}
 	}
 	cpu0 := cpuTime()
@@ -142,8 +142,8 @@ func run(o options) error {
 		res = lt.open(o.rate, o.duration)
 	}
 	res.cpu = cpuTime() - cpu0
-	res.print(os.Stdout, o)
-	return nil
+	res.print(w, o)
+	return res, nil
 }
 
 // cpuTime is the CPU time (user + system) this process has used.
