@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -307,9 +308,10 @@ func (l *logRecorder) waitLogs(t testing.TB, n int, level slog.Level, substr str
 // proxy is a TCP proxy to the broker whose connections the test can cut, to drop the
 // uplink's connection without stopping the broker (so the broker publishes the will).
 type proxy struct {
-	ln    net.Listener
-	mu    sync.Mutex
-	conns []net.Conn
+	ln      net.Listener
+	mu      sync.Mutex
+	conns   []net.Conn
+	swallow atomic.Bool // drop everything the broker sends (PUBACKs included)
 }
 
 func newProxy(t testing.TB, b *mosquittotest.Broker) *proxy {
@@ -335,7 +337,21 @@ func newProxy(t testing.TB, b *mosquittotest.Broker) *proxy {
 			p.conns = append(p.conns, c, u)
 			p.mu.Unlock()
 			go func() { _, _ = io.Copy(u, c); u.Close() }()
-			go func() { _, _ = io.Copy(c, u); c.Close() }()
+			go func() {
+				buf := make([]byte, 32<<10)
+				for {
+					n, err := u.Read(buf)
+					if n > 0 && !p.swallow.Load() {
+						if _, werr := c.Write(buf[:n]); werr != nil {
+							break
+						}
+					}
+					if err != nil {
+						break
+					}
+				}
+				c.Close()
+			}()
 		}
 	}()
 	t.Cleanup(func() { ln.Close(); p.cut() })

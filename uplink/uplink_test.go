@@ -172,6 +172,46 @@ func TestConnectionDropWillAndRedelivery(t *testing.T) {
 	}
 }
 
+// Ensure that an entry leaves the outbox only after its PUBACK, that no more than
+// Inflight fixes are published without one, and that the unacknowledged ones are sent
+// again, same id, after a reconnect.
+func TestDeleteOnlyAfterPuback(t *testing.T) {
+	b := mosquittotest.Start(t, mosquittotest.Options{})
+	p := newProxy(t, b)
+	db := watch(openDB(t, store.Options{}))
+	sub := subscribe(t, b.URL(), false)
+	cfg := testConfig(p.url())
+	cfg.Inflight = 16
+	rec := newLogRecorder()
+	up := startUplink(t, cfg, db, slog.New(rec))
+	rec.waitLogs(t, 1, slog.LevelInfo, "uplink: connected", 10*time.Second) // "online" acknowledged
+	p.swallow.Store(true)                                                   // the broker gets our PUBLISHes; we never see its PUBACKs
+	commit(t, db.DB, fixes(0, 100))
+	up.Notify()
+	sub.waitFor("a window of fixes", 10*time.Second, func() bool { return len(sub.fixes) >= 16 })
+	if n, _ := db.OutboxLen(); n != 100 {
+		t.Fatalf("outbox holds %d fixes, want all 100: entries left without a PUBACK", n)
+	}
+	if st := up.Stats(); st.Inflight != 16 || st.Published != 0 {
+		t.Fatalf("stats %+v, want 16 in flight and none published", st)
+	}
+	sub.mu.Lock()
+	if len(sub.fixes) != 16 {
+		t.Errorf("%d fixes published without PUBACKs, window is 16", len(sub.fixes))
+	}
+	sub.mu.Unlock()
+	p.swallow.Store(false)
+	p.cut()
+	sub.waitFor("all 100", 20*time.Second, func() bool { return sub.distinct() >= 100 })
+	db.waitLen(t, 0, 20*time.Second)
+	sub.mu.Lock()
+	dups := checkOrder(t, sub.fixes, seq(0, 100), cfg.Inflight)
+	sub.mu.Unlock()
+	if dups != 16 {
+		t.Errorf("%d duplicates, want the 16 that were never acknowledged", dups)
+	}
+}
+
 // Ensure that a broker whose certificate comes from another CA is refused, retried and
 // counted, and that the right CA with a client certificate works.
 func TestTLSWrongCARefused(t *testing.T) {
