@@ -33,7 +33,7 @@ type Conditioner struct {
 	cycles  float64
 	dcycles float64
 	// polyphase resampler
-	taps [][]float32 // taps[p] = h[p], h[p+L], h[p+2L], … reversed, len k
+	taps []float32 // phase p's k taps at [p·k, (p+1)·k): h[p], h[p+L], h[p+2L], … reversed
 	k    int
 	buf  []complex64 // k-1 samples of history, then the current chunk
 	rel  int         // upsampled index of the next output, relative to the chunk's first sample
@@ -131,15 +131,14 @@ func (c *Conditioner) design() {
 	}
 	gain := float64(L) / sum // unit DC gain after zero-stuffing by L
 	c.k = (n + L - 1) / L
-	c.taps = make([][]float32, L)
+	c.taps = make([]float32, L*c.k)
 	for p := range L {
-		t := make([]float32, c.k)
+		t := c.taps[p*c.k : (p+1)*c.k]
 		for j := range c.k {
 			if idx := p + j*L; idx < n {
 				t[c.k-1-j] = float32(h[idx] * gain)
 			}
 		}
-		c.taps[p] = t
 	}
 	c.buf = make([]complex64, c.k-1) // zeros before the stream starts
 	c.rel = half                     // delay compensation: output 0 is centred on input 0
@@ -182,23 +181,15 @@ func (c *Conditioner) Process(dst, in []complex64) []complex64 {
 	}
 	n := len(in)
 	L, M := c.up, c.down
-	dst = slices.Grow(dst, (n*L)/M+2)
-	buf := c.buf
-	rel := c.rel
-	for rel/L < n {
-		i := rel / L // newest input used, relative to the chunk
-		taps := c.taps[rel%L]
-		win := buf[i : i+c.k] // x[i-k+1 .. i] sits at buf[i .. i+k-1]
-		var re, im float32
-		for j, t := range taps {
-			v := win[j]
-			re += t * real(v)
-			im += t * imag(v)
-		}
-		dst = append(dst, complex(re, im))
-		rel += M
+	// Outputs are due at upsampled positions rel, rel+M, … below n·L; for each, the k inputs
+	// x[i-k+1 .. i], i = rel/L, sit at buf[i .. i+k-1].
+	if due := n*L - c.rel; due > 0 {
+		dst = slices.Grow(dst, (due+M-1)/M)
+		var rel int
+		dst, rel = polyphase(dst, c.buf, c.taps, c.k, L, M, c.rel, n)
+		c.rel = rel
 	}
-	c.rel = rel - n*L
+	c.rel -= n * L
 	copy(c.buf, c.buf[len(c.buf)-hist:])
 	c.buf = c.buf[:hist]
 	return dst

@@ -40,6 +40,30 @@ static float edged_frame(fftwf_plan plan, float *restrict in, float *restrict ou
 	}
 	return sum;
 }
+
+// edged_polyphase runs the Conditioner's polyphase FIR: while the newest input sample an
+// output needs (rel/L) is inside the chunk of n samples, it writes one output sample:
+// Σ_j taps[rel%L][j]·buf[rel/L + j] over k taps (buf holds k−1 samples of history first),
+// then advances rel by M. It returns the number of outputs written.
+__attribute__((optimize("associative-math", "no-signed-zeros", "no-trapping-math")))
+static int edged_polyphase(const float *restrict buf, const float *restrict taps, int k, int L,
+		int M, long rel, int n, float *restrict out) {
+	int m = 0;
+	while (rel / L < n) {
+		const float *t = taps + (rel % L) * (long)k;
+		const float *x = buf + 2 * (rel / L);
+		float re = 0, im = 0;
+		for (int j = 0; j < k; j++) {
+			re += t[j] * x[2 * j];
+			im += t[j] * x[2 * j + 1];
+		}
+		out[2 * m] = re;
+		out[2 * m + 1] = im;
+		m++;
+		rel += M;
+	}
+	return m;
+}
 */
 import "C"
 
@@ -170,4 +194,14 @@ func (ft *fft) frame(x []complex64, win2 []float32, dc complex64, acc, spec []fl
 		(*C.float)(unsafe.Pointer(unsafe.SliceData(x))), (*C.float)(unsafe.Pointer(unsafe.SliceData(win2))),
 		C.int(len(x)), C.float(real(dc)), C.float(imag(dc)),
 		(*C.float)(unsafe.Pointer(unsafe.SliceData(acc))), sp, C.float(sc2)))
+}
+
+// polyphase runs edged_polyphase (see its comment), appending to dst, which must have
+// capacity for every output, and returns rel advanced past them.
+func polyphase(dst, buf []complex64, taps []float32, k, up, down, rel, n int) ([]complex64, int) {
+	spare := dst[len(dst):cap(dst)]
+	m := int(C.edged_polyphase((*C.float)(unsafe.Pointer(unsafe.SliceData(buf))), (*C.float)(unsafe.Pointer(unsafe.SliceData(taps))),
+		C.int(k), C.int(up), C.int(down), C.long(rel), C.int(n),
+		(*C.float)(unsafe.Pointer(unsafe.SliceData(spare)))))
+	return dst[:len(dst)+m], rel + m*down
 }

@@ -209,3 +209,29 @@ func TestLogScaled(t *testing.T) {
 		}
 	}
 }
+
+// Ensure that the training contract's mel filterbank is Heimdall's: HTK scale with exactly
+// filters 0, 1, 4 and 9 empty (the Slaney scale would leave 0, 9 and 18 empty instead).
+func TestMel_HeimdallEmptyFilters(t *testing.T) {
+	empty := func(scale string) []int {
+		p := loadFixture(t, "heimdall_training.json")
+		p.Filterbank.Scale = scale
+		s, err := p.resolve()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []int
+		for r, row := range s.fb.rows {
+			if len(row.idx) == 0 {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	if got := empty("htk"); !slices.Equal(got, []int{0, 1, 4, 9}) {
+		t.Errorf("htk: empty filters %v, want [0 1 4 9]", got)
+	}
+	if got := empty("slaney"); !slices.Equal(got, []int{0, 9, 18}) {
+		t.Errorf("slaney: empty filters %v, want [0 9 18]", got)
+	}
+}
