@@ -15,6 +15,7 @@ import (
 	"github.com/heimdall/edged/configs"
 	"github.com/heimdall/edged/dsp"
 	"github.com/heimdall/edged/infer"
+	modelsync "github.com/heimdall/edged/infer/sync"
 	"github.com/heimdall/edged/internal/api"
 	"github.com/heimdall/edged/internal/pipeline"
 	"github.com/heimdall/edged/models/reference"
@@ -29,7 +30,7 @@ type modelManager struct {
 	log     *slog.Logger
 	engine  *infer.Engine
 	metrics *pipeline.Metrics
-	syncer  syncer
+	syncer  *modelsync.Syncer
 
 	mu      sync.Mutex
 	cfg     configs.Config
@@ -55,7 +56,7 @@ func newModelManager(cfg configs.Config, stateDir string, db *store.DB, reg *pro
 	reg.MustRegister(mm.reloads, mm.info)
 
 	if cfg.MLflow.TrackingURI != "" {
-		if err := mm.startSync(cfg, stateDir, db, reg); err != nil {
+		if err := mm.startSync(cfg, db, reg); err != nil {
 			return nil, configErr(fmt.Errorf("mlflow: %w", err))
 		}
 	}
@@ -68,7 +69,7 @@ func newModelManager(cfg configs.Config, stateDir string, db *store.DB, reg *pro
 		mm.origin = "config"
 	case mm.syncer != nil:
 		// Offline-first: the last installed version, from disk, with MLflow unreachable.
-		var inst installed
+		var inst modelsync.Installed
 		var ok bool
 		inst, ok, err = mm.syncer.Restore(context.Background())
 		if err == nil && ok {

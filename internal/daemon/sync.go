@@ -2,29 +2,125 @@ package daemon
 
 import (
 	"context"
-	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/heimdall/edged/configs"
+	"github.com/heimdall/edged/infer"
+	"github.com/heimdall/edged/infer/mlflow"
+	modelsync "github.com/heimdall/edged/infer/sync"
 	"github.com/heimdall/edged/store"
 )
 
-// syncer is model sync as the manager uses it (infer/modelsync).
-type syncer interface {
-	Run(ctx context.Context) error
-	SyncOnce(ctx context.Context) (bool, error)
-	Restore(ctx context.Context) (installed, bool, error)
-	List() ([]installed, error)
-	Rollback(ctx context.Context) error
+// NewSyncer builds MLflow model sync from the config: credentials and TLS from MLflow's own
+// environment variables, models under <state_dir>/models/. The `edged model` commands use it
+// with a verifier and activator of their own.
+func NewSyncer(cfg configs.Config, v modelsync.Verifier, a modelsync.Activator, st modelsync.State, log *slog.Logger) (*modelsync.Syncer, error) {
+	// The config's tracking_uri wins over MLFLOW_TRACKING_URI; everything else (credentials,
+	// TLS, retries) comes from MLflow's own variables, as MLflow's client reads them.
+	if os.Getenv("MLFLOW_TRACKING_URI") == "" {
+		os.Setenv("MLFLOW_TRACKING_URI", cfg.MLflow.TrackingURI) // TODO(lead): drop once ConfigFromEnv stops validating
+	}
+	mc, err := mlflow.ConfigFromEnv()
+	if err != nil {
+		return nil, err
+	}
+	mc.TrackingURI = cfg.MLflow.TrackingURI
+	client, err := mlflow.New(mc, log.With("component", "mlflow"))
+	if err != nil {
+		return nil, err
+	}
+	return modelsync.New(modelsync.Config{
+		ModelName: cfg.MLflow.ModelName, Alias: cfg.MLflow.Alias, Stage: cfg.MLflow.Stage,
+		StateDir: cfg.ResolvedStateDir(), Interval: time.Duration(cfg.MLflow.IntervalSeconds * float64(time.Second)),
+		Keep: cfg.MLflow.Keep, StateNotFound: store.ErrNotFound,
+	}, client, v, a, st, log.With("component", "modelsync"))
 }
 
-type installed struct {
-	Name, Version, SHA256 string
-	Since                 time.Time
+func (mm *modelManager) startSync(cfg configs.Config, db *store.DB, reg *prometheus.Registry) error {
+	s, err := NewSyncer(cfg, Verifier{Load: mm.loadWith}, activator{mm}, db, mm.log)
+	if err != nil {
+		return err
+	}
+	mm.syncer = s
+	reg.MustRegister(newSyncCollector(s))
+	return nil
 }
 
-func (mm *modelManager) startSync(cfg configs.Config, stateDir string, db *store.DB, reg *prometheus.Registry) error {
-	return errors.New("model sync is not built into this edged yet")
+func (mm *modelManager) loadWith(src infer.Source) (*infer.Model, error) {
+	mm.mu.Lock()
+	cfg := mm.cfg
+	mm.mu.Unlock()
+	return mm.load(src, cfg)
+}
+
+// Verifier accepts a downloaded version only if ONNX Runtime loads it, it matches its
+// contract, and a smoke inference on a window of noise answers finite numbers.
+type Verifier struct {
+	Load func(infer.Source) (*infer.Model, error)
+}
+
+// Verify implements modelsync.Verifier.
+func (v Verifier) Verify(ctx context.Context, dir string, mv mlflow.ModelVersion) (modelsync.Installed, error) {
+	entry, err := modelsync.EntryFile(dir)
+	if err != nil {
+		return modelsync.Installed{}, err
+	}
+	m, err := v.Load(infer.Source{Path: filepath.Join(dir, filepath.FromSlash(entry)), Name: mv.Name, Version: mv.Version})
+	if err != nil {
+		return modelsync.Installed{}, err
+	}
+	defer m.Close()
+	if err := smokeTest(m); err != nil {
+		return modelsync.Installed{}, err
+	}
+	return modelsync.Installed{}, nil
+}
+
+type activator struct{ mm *modelManager }
+
+// Activate loads an installed version and swaps it in; the current model keeps serving if
+// loading fails.
+func (a activator) Activate(ctx context.Context, in modelsync.Installed) error {
+	mm := a.mm
+	m, err := mm.loadWith(infer.Source{Path: in.EntryPath(), Name: in.Name, Version: in.Version})
+	if err != nil {
+		return err
+	}
+	if mm.engine == nil {
+		// At startup (Restore) there is no engine yet: this model starts it.
+		mm.engine = infer.NewEngine(m)
+		return nil
+	}
+	mm.activate(m, "mlflow")
+	return nil
+}
+
+// newSyncCollector exports sync attempts and failures by reason.
+func newSyncCollector(s *modelsync.Syncer) prometheus.Collector {
+	return collectorFunc{
+		descs: []*prometheus.Desc{
+			prometheus.NewDesc("edged_model_sync_attempts_total", "MLflow sync polls that ran.", nil, nil),
+			prometheus.NewDesc("edged_model_sync_installs_total", "Sync polls that installed and activated a new version.", nil, nil),
+			prometheus.NewDesc("edged_model_sync_failures_total", "Failed sync polls, by reason.", []string{"reason"}, nil),
+			prometheus.NewDesc("edged_model_sync_last_success_timestamp_seconds", "When a sync poll last succeeded (0: never).", nil, nil),
+		},
+		collect: func(ds []*prometheus.Desc, ch chan<- prometheus.Metric) {
+			st := s.Stats()
+			ch <- prometheus.MustNewConstMetric(ds[0], prometheus.CounterValue, float64(st.Attempts))
+			ch <- prometheus.MustNewConstMetric(ds[1], prometheus.CounterValue, float64(st.Installs))
+			for r, n := range st.Failures {
+				ch <- prometheus.MustNewConstMetric(ds[2], prometheus.CounterValue, float64(n), r)
+			}
+			last := 0.0
+			if !st.LastSuccess.IsZero() {
+				last = float64(st.LastSuccess.UnixNano()) / 1e9
+			}
+			ch <- prometheus.MustNewConstMetric(ds[3], prometheus.GaugeValue, last)
+		},
+	}
 }

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/heimdall/edged/infer/mlflow/mlflowtest"
+	"github.com/heimdall/edged/internal/mosquittotest"
+	"github.com/heimdall/edged/models/reference"
+)
+
+const mlmodel = `artifact_path: model
+flavors:
+  onnx:
+    code: null
+    data: model.onnx
+    onnx_version: 1.12.0
+mlflow_version: 2.14.1
+model_size_bytes: %d
+`
+
+func modelFiles() map[string][]byte {
+	return map[string][]byte{
+		"model.onnx": reference.Model,
+		"MLmodel":    []byte(fmt.Sprintf(mlmodel, len(reference.Model))),
+	}
+}
+
+func sha(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// Ensure the daemon follows an MLflow alias: a new version is verified, installed and
+// serving within a poll, fixes carry it, the model topic shows it; a version whose checksum
+// tag is wrong is refused while the current one keeps serving; and a restart with MLflow
+// unreachable comes up ready on the last installed version.
+func TestE2EModelSyncFromMLflow(t *testing.T) {
+	fake := mlflowtest.New(t)
+	v1 := fake.AddVersion("edged-beacon", mlflowtest.Version{Files: modelFiles(), Tags: map[string]string{"edged.sha256": sha(reference.Model)}})
+	fake.SetAlias("edged-beacon", "champion", v1)
+	broker := mosquittotest.Start(t, mosquittotest.Options{})
+
+	var mu sync.Mutex
+	var modelTopic string
+	fixVersions := map[string]int{}
+	changed := make(chan struct{}, 256)
+	sub := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(broker.URL()).SetClientID("sync-sub"))
+	if tok := sub.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	defer sub.Disconnect(100)
+	sub.Subscribe("heimdall/rx-sync/#", 1, func(_ mqtt.Client, m mqtt.Message) {
+		mu.Lock()
+		defer mu.Unlock()
+		var v struct {
+			Name, Version string
+			Properties    struct {
+				Model        string `json:"model"`
+				ModelVersion string `json:"model_version"`
+			} `json:"properties"`
+		}
+		json.Unmarshal(m.Payload(), &v)
+		switch {
+		case strings.HasSuffix(m.Topic(), "/model"):
+			modelTopic = v.Name + "@" + v.Version
+		case strings.HasSuffix(m.Topic(), "/fix"):
+			fixVersions[v.Properties.Model+"@"+v.Properties.ModelVersion]++
+		}
+		select {
+		case changed <- struct{}{}:
+		default:
+		}
+	}).WaitTimeout(10 * time.Second)
+
+	waitUntil := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.After(60 * time.Second)
+		for {
+			mu.Lock()
+			ok := cond()
+			mu.Unlock()
+			if ok {
+				return
+			}
+			select {
+			case <-changed:
+			case <-deadline:
+				t.Fatalf("%s: not within 60 s (model topic %q, fixes %v)", what, modelTopic, fixVersions)
+			}
+		}
+	}
+	state, addr := t.TempDir(), freeAddr(t)
+	conf := fmt.Sprintf(`
+receiver_id: rx-sync
+state_dir: %s
+source:
+  file: {pace: 4}
+fix: {print: none}
+mqtt: {broker: %s, reconnect_min_ms: 100}
+http: {listen: %s}
+mlflow: {tracking_uri: %s, model_name: edged-beacon, alias: champion, interval_seconds: 1}
+`, state, broker.URL(), addr, fake.URL)
+	d := startDaemon(t, conf, "MLFLOW_HTTP_REQUEST_MAX_RETRIES=0")
+
+	waitUntil("version 1 announced", func() bool { return modelTopic == "edged-beacon@1" })
+	waitUntil("fixes from version 1", func() bool { return fixVersions["edged-beacon@1"] > 0 })
+
+	// A version whose checksum tag lies is downloaded, refused and counted; v1 keeps serving.
+	v2 := fake.AddVersion("edged-beacon", mlflowtest.Version{Files: modelFiles(), Layout: mlflowtest.Layout3x,
+		Tags: map[string]string{"edged.sha256": strings.Repeat("0", 64)}})
+	fake.SetAlias("edged-beacon", "champion", v2)
+	eventually(t, 30*time.Second, "checksum failure counted", func() bool {
+		return scrape(t, addr, `edged_model_sync_failures_total{reason="checksum"}`) >= 1
+	})
+	mu.Lock()
+	before := fixVersions["edged-beacon@1"]
+	mu.Unlock()
+	waitUntil("v1 still serving", func() bool { return fixVersions["edged-beacon@1"] > before+2 && modelTopic == "edged-beacon@1" })
+
+	// The publisher fixes the tag: the next poll installs v2 (3.x logged-model layout).
+	fake.SetTag("edged-beacon", v2, "edged.sha256", sha(reference.Model))
+	waitUntil("version 2 announced", func() bool { return modelTopic == "edged-beacon@2" })
+	waitUntil("fixes from version 2", func() bool { return fixVersions["edged-beacon@2"] > 0 })
+	if _, err := filepath.Glob(filepath.Join(state, "models", "edged-beacon", "2", "*.onnx")); err != nil {
+		t.Error(err)
+	}
+	d.stop(t, 5*time.Second)
+
+	// MLflow gone: edged restarts on the last installed version, from disk, and is ready.
+	fake.Close()
+	startDaemon(t, conf)
+	eventually(t, 30*time.Second, "ready on v2 offline", func() bool {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return false
+		}
+		resp, err = http.Get("http://" + addr + "/api/v1/model")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return strings.Contains(string(b), `"version":"2"`) && strings.Contains(string(b), `"edged-beacon"`)
+	})
+}
