@@ -170,7 +170,12 @@ type Syncer struct {
 	state  State
 	log    *slog.Logger
 
-	op sync.Mutex // serialises SyncOnce, Activate, Rollback, Restore
+	// syncMu lets one SyncOnce (or Restore) run at a time; op guards the
+	// model directory and the state record. A sync holds op only to decide
+	// and to install, never while downloading, so operator commands stay
+	// responsive while MLflow is slow. Order: syncMu before op.
+	syncMu sync.Mutex
+	op     sync.Mutex
 
 	mu    sync.Mutex // guards stats
 	stats Stats
@@ -275,8 +280,8 @@ func (s *Syncer) SyncOnce(ctx context.Context) (changed bool, err error) {
 	if s.client == nil {
 		return false, fmt.Errorf("%w: no mlflow client", ErrInvalidConfig)
 	}
-	s.op.Lock()
-	defer s.op.Unlock()
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
 	s.mu.Lock()
 	s.stats.Attempts++
 	s.stats.LastAttempt = time.Now()
@@ -326,20 +331,33 @@ func (s *Syncer) syncOnce(ctx context.Context) (version string, changed bool, er
 		s.log.Debug("followed version not ready", "model", mv.Name, "version", mv.Version, "status", mv.Status)
 		return version, false, nil
 	}
-	rec, _, err := s.load()
+	// Decide under op; an installed copy is activated without downloading.
+	s.op.Lock()
+	done, changed, err := s.useInstalled(ctx, mv)
+	s.op.Unlock()
+	if done || err != nil {
+		return version, changed, err
+	}
+
+	// Download and verify without holding op.
+	staging, m, err := s.stage(ctx, mv)
 	if err != nil {
 		return version, false, err
 	}
+	s.op.Lock()
+	defer s.op.Unlock()
+	rec, _, err := s.load()
+	if err != nil {
+		os.RemoveAll(staging)
+		return version, false, err
+	}
 	if rec.Active.Version == mv.Version || slices.Contains(rec.Skip, mv.Version) {
+		// The operator activated or rolled back from it meanwhile.
+		os.RemoveAll(staging)
 		return version, false, nil
 	}
-
-	m, ok := s.installed(mv.Version)
-	if !ok || !s.tagsMatch(m, mv) {
-		m, err = s.install(ctx, mv)
-		if err != nil {
-			return version, false, err
-		}
+	if err := s.place(staging, m); err != nil {
+		return version, false, err
 	}
 	if err := s.activate(ctx, &rec, m); err != nil {
 		return version, false, err
@@ -349,6 +367,29 @@ func (s *Syncer) syncOnce(ctx context.Context) (version string, changed bool, er
 	return version, true, nil
 }
 
+// useInstalled handles the cases that need no download: mv already active,
+// skipped by the operator, or installed on disk with a matching tag. done
+// reports that the sync is over. The caller holds op.
+func (s *Syncer) useInstalled(ctx context.Context, mv mlflow.ModelVersion) (done, changed bool, err error) {
+	rec, _, err := s.load()
+	if err != nil {
+		return true, false, err
+	}
+	if rec.Active.Version == mv.Version || slices.Contains(rec.Skip, mv.Version) {
+		return true, false, nil
+	}
+	m, ok := s.installed(mv.Version)
+	if !ok || !s.tagsMatch(m, mv) {
+		return false, false, nil
+	}
+	if err := s.activate(ctx, &rec, m); err != nil {
+		return true, false, err
+	}
+	s.log.Info("model activated from disk", "model", m.Name, "version", m.Version, "sha256", m.SHA256)
+	s.prune(rec.Active.Version)
+	return true, true, nil
+}
+
 // tagsMatch re-checks an already installed copy against edged.sha256, so a
 // re-tagged version is downloaded again rather than trusted.
 func (s *Syncer) tagsMatch(m Installed, mv mlflow.ModelVersion) bool {
@@ -356,17 +397,18 @@ func (s *Syncer) tagsMatch(m Installed, mv mlflow.ModelVersion) bool {
 	return want == "" || want == m.SHA256
 }
 
-// install downloads mv into a staging directory, checks and verifies it and
-// renames it into place. The staging directory is removed on any failure.
-func (s *Syncer) install(ctx context.Context, mv mlflow.ModelVersion) (m Installed, err error) {
+// stage downloads mv into a new staging directory, checks sizes and
+// checksums, runs the Verifier and writes the install record. The staging
+// directory is removed on any failure. The caller holds syncMu.
+func (s *Syncer) stage(ctx context.Context, mv mlflow.ModelVersion) (staging string, m Installed, err error) {
 	if err := os.MkdirAll(s.nameDir(), 0o755); err != nil {
-		return m, fmt.Errorf("install: %w", err)
+		return "", m, fmt.Errorf("install: %w", err)
 	}
 	s.cleanStaging()
 	// Staging lives beside the final directory so the rename is atomic.
-	staging, err := os.MkdirTemp(s.modelsDir(), ".staging-")
+	staging, err = os.MkdirTemp(s.modelsDir(), ".staging-")
 	if err != nil {
-		return m, fmt.Errorf("install: %w", err)
+		return "", m, fmt.Errorf("install: %w", err)
 	}
 	defer func() {
 		if err != nil {
@@ -376,22 +418,22 @@ func (s *Syncer) install(ctx context.Context, mv mlflow.ModelVersion) (m Install
 
 	uri, err := s.client.DownloadURI(ctx, mv.Name, mv.Version)
 	if err != nil {
-		return m, err
+		return staging, m, err
 	}
 	files, err := s.client.DownloadDir(ctx, uri, staging)
 	if err != nil {
-		return m, err
+		return staging, m, err
 	}
 	entry, err := EntryFile(staging)
 	if err != nil {
-		return m, err
+		return staging, m, err
 	}
 	sum, err := fileSHA256(filepath.Join(staging, filepath.FromSlash(entry)))
 	if err != nil {
-		return m, fmt.Errorf("install: hash %s: %w", entry, err)
+		return staging, m, fmt.Errorf("install: hash %s: %w", entry, err)
 	}
 	if want := strings.ToLower(strings.TrimSpace(mv.Tags[TagSHA256])); want != "" && want != sum {
-		return m, fmt.Errorf("%w: %s of version %s is %s, tag %s says %s", ErrChecksum, entry, mv.Version, sum, TagSHA256, want)
+		return staging, m, fmt.Errorf("%w: %s of version %s is %s, tag %s says %s", ErrChecksum, entry, mv.Version, sum, TagSHA256, want)
 	}
 	for _, f := range files {
 		want := strings.ToLower(strings.TrimSpace(mv.Tags[tagFileSHA256Prefix+f.Path]))
@@ -400,38 +442,45 @@ func (s *Syncer) install(ctx context.Context, mv mlflow.ModelVersion) (m Install
 		}
 		got, err := fileSHA256(filepath.Join(staging, filepath.FromSlash(f.Path)))
 		if err != nil {
-			return m, fmt.Errorf("install: hash %s: %w", f.Path, err)
+			return staging, m, fmt.Errorf("install: hash %s: %w", f.Path, err)
 		}
 		if got != want {
-			return m, fmt.Errorf("%w: %s of version %s is %s, tag says %s", ErrChecksum, f.Path, mv.Version, got, want)
+			return staging, m, fmt.Errorf("%w: %s of version %s is %s, tag says %s", ErrChecksum, f.Path, mv.Version, got, want)
 		}
 	}
 	vi, err := s.verify.Verify(ctx, staging, mv)
 	if err != nil {
-		return m, fmt.Errorf("%w: version %s: %w", ErrVerify, mv.Version, err)
+		return staging, m, fmt.Errorf("%w: version %s: %w", ErrVerify, mv.Version, err)
 	}
 	if vi.EntryFile != "" && vi.EntryFile != entry {
 		entry = filepath.ToSlash(filepath.Clean(vi.EntryFile))
 		if sum, err = fileSHA256(filepath.Join(staging, filepath.FromSlash(entry))); err != nil {
-			return m, fmt.Errorf("%w: verifier's entry file: %w", ErrBadModelDir, err)
+			return staging, m, fmt.Errorf("%w: verifier's entry file: %w", ErrBadModelDir, err)
 		}
 	}
 	final := filepath.Join(s.nameDir(), mv.Version)
 	m = Installed{Name: mv.Name, Version: mv.Version, Dir: final, EntryFile: entry, SHA256: sum, Since: time.Now().UTC()}
 	meta, _ := json.MarshalIndent(m, "", "  ")
 	if err := os.WriteFile(filepath.Join(staging, metaFile), meta, 0o644); err != nil {
-		return m, fmt.Errorf("install: %w", err)
+		return staging, m, fmt.Errorf("install: %w", err)
 	}
-	// An old copy without a matching tag (or half-removed) is replaced; it is
-	// never the active one, since the active version is skipped earlier.
-	if err := os.RemoveAll(final); err != nil {
-		return m, fmt.Errorf("install: %w", err)
+	return staging, m, nil
+}
+
+// place renames a staged version into <StateDir>/models/<name>/<version>.
+// An old copy (tag mismatch, or left by a crash) is replaced; it is never the
+// active one, which the caller has ruled out under op.
+func (s *Syncer) place(staging string, m Installed) error {
+	if err := os.RemoveAll(m.Dir); err != nil {
+		os.RemoveAll(staging)
+		return fmt.Errorf("install: %w", err)
 	}
-	if err := os.Rename(staging, final); err != nil {
-		return m, fmt.Errorf("install: %w", err)
+	if err := os.Rename(staging, m.Dir); err != nil {
+		os.RemoveAll(staging)
+		return fmt.Errorf("install: %w", err)
 	}
 	syncDir(s.nameDir())
-	return m, nil
+	return nil
 }
 
 // syncDir makes a rename durable; errors are ignored because some
@@ -554,6 +603,8 @@ func (s *Syncer) prune(active string) {
 // no longer matches), the newest other installed version is tried. It
 // returns false when nothing is installed.
 func (s *Syncer) Restore(ctx context.Context) (Installed, bool, error) {
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
 	s.op.Lock()
 	defer s.op.Unlock()
 	s.cleanStaging()

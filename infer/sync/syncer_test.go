@@ -635,3 +635,48 @@ func TestUntrustedTLSIsClassified(t *testing.T) {
 		t.Errorf("reason %q for %v, want tls", modelsync.Reason(err), err)
 	}
 }
+
+// TestOperatorNotBlockedBySlowDownload: a rollback goes through while a sync
+// is stuck downloading from a hanging server.
+func TestOperatorNotBlockedBySlowDownload(t *testing.T) {
+	r := newRig(t, modelsync.Config{Alias: "champion"}, nil)
+	for seed := byte(1); seed <= 2; seed++ {
+		r.srv.SetAlias(name, "champion", r.addVersion(seed, mlflowtest.Layout2x))
+		r.mustSync(t, true)
+	}
+	r.srv.SetAlias(name, "champion", r.addVersion(3, mlflowtest.Layout2x))
+	started := make(chan struct{}, 1)
+	r.srv.Override(mlflowtest.RouteArtifactFile, func(w http.ResponseWriter, req *http.Request) {
+		select {
+		case started <- struct{}{}:
+		default:
+		}
+		<-req.Context().Done()
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	synced := make(chan error, 1)
+	go func() { _, err := r.sync.SyncOnce(ctx); synced <- err }()
+	<-started
+
+	rolled := make(chan error, 1)
+	go func() { rolled <- r.sync.Rollback(context.Background()) }()
+	select {
+	case err := <-rolled:
+		if err != nil || r.act.serving() != "1" {
+			t.Errorf("Rollback during a download: %v, serving %q", err, r.act.serving())
+		}
+	case <-time.After(10 * time.Second): // a failure detector, not synchronisation
+		t.Error("Rollback blocked behind a hanging download")
+	}
+	cancel()
+	if err := <-synced; !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled sync: %v", err)
+	}
+	if st := r.sync.Stats(); len(st.Failures) != 0 {
+		t.Errorf("a cancelled sync counted as a failure: %+v", st.Failures)
+	}
+	noStaging(t, r.dir)
+	if r.act.serving() != "1" {
+		t.Errorf("serving %q after the cancelled sync, want 1", r.act.serving())
+	}
+}
