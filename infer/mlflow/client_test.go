@@ -56,6 +56,7 @@ func modelFiles() map[string][]byte {
 		"conda.yaml":                           []byte("name: x\n"),
 		"code/helper.py":                       []byte("print(1)\n"),
 		"empty.txt":                            nil,
+		"code/odd name #1%?.txt":               []byte("escaping"),
 	}
 }
 
