@@ -166,11 +166,18 @@ func newFFT(n int, double bool) (*fft, error) {
 		clear(f.in)
 		clear(f.out)
 	}
-	// fftw_free and fftwf_free are both free(3) on the same allocator.
-	runtime.AddCleanup(f, func(bufs [2]unsafe.Pointer) {
-		C.fftw_free(bufs[0])
-		C.fftw_free(bufs[1])
-	}, [2]unsafe.Pointer{f.cin, f.cout})
+	// Each library frees what it allocated (FFTW may be built with its own aligned malloc).
+	if double {
+		runtime.AddCleanup(f, func(bufs [2]unsafe.Pointer) {
+			C.fftw_free(bufs[0])
+			C.fftw_free(bufs[1])
+		}, [2]unsafe.Pointer{f.cin, f.cout})
+	} else {
+		runtime.AddCleanup(f, func(bufs [2]unsafe.Pointer) {
+			C.fftwf_free(bufs[0])
+			C.fftwf_free(bufs[1])
+		}, [2]unsafe.Pointer{f.cin, f.cout})
+	}
 	return f, nil
 }
 

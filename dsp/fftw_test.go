@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/cmplx"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"testing"
 
@@ -114,5 +115,51 @@ func TestFFTW_Concurrent(t *testing.T) {
 	close(errs)
 	for e := range errs {
 		t.Error(e)
+	}
+}
+
+// Ensure that the double-precision transform (stft.precision "float64") matches gonum to
+// double precision.
+func TestFFTW_DoubleMatchesGonum(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, n := range []int{64, 100, 512, 2048, 6000} {
+		f, err := newFFT(n, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := randomSignal(r, n)
+		for i, v := range x {
+			f.in64[i] = complex128(v)
+		}
+		f.exec()
+		want := gonumFFT(x)
+		var num, den float64
+		for i := range want {
+			num = max(num, cmplx.Abs(f.out64[i]-want[i]))
+			den = max(den, cmplx.Abs(want[i]))
+		}
+		if num/den > 1e-12 {
+			t.Errorf("n=%d: relative error %.3g > 1e-12", n, num/den)
+		}
+	}
+}
+
+// Ensure that FFT buffers freed by the garbage collector's cleanups leave the rest working
+// (no double free, no use after free).
+func TestFFTW_Cleanup(t *testing.T) {
+	for range 3 {
+		for range 50 {
+			if _, err := NewFrontend(validParams()); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := newFFT(512, true); err != nil {
+				t.Fatal(err)
+			}
+		}
+		runtime.GC()
+	}
+	f, dst := mustFrontend(t, validParams())
+	if _, err := f.Features(synthetic(4096, 250000, synthFull), dst); err != nil {
+		t.Fatal(err)
 	}
 }
