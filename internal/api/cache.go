@@ -23,6 +23,9 @@ type cache struct {
 	writes  sync.WaitGroup
 }
 
+// maxCachePendingWrites bounds the answers waiting to be written to bbolt.
+const maxCachePendingWrites = 256
+
 func newCache(db *store.DB, ttl time.Duration, log *slog.Logger) *cache {
 	return &cache{db: db, ttl: ttl, log: log, pending: make(map[[32]byte][]byte)}
 }

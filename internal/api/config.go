@@ -14,22 +14,31 @@ import (
 
 // Defaults used for zero Config fields.
 const (
-	DefaultListen           = "127.0.0.1:9717"
-	DefaultMaxBodyBytes     = 8 << 20
-	DefaultMaxConcurrent    = 64
-	DefaultQueueWait        = 250 * time.Millisecond
-	DefaultRequestTimeout   = 30 * time.Second
-	DefaultCacheTTL         = 3600 * time.Second
-	DefaultMaxSamples       = 4 << 20
-	DefaultConfidenceLevel  = 0.95
-	DefaultFixesLimit       = 100
-	MaxFixesLimit           = 10000
-	MaxBatchItems           = 100
-	defaultShutdownTimeout  = 5 * time.Second
-	defaultReceiverID       = "edged"
-	maxCachePendingWrites   = 256
-	maxSampleRateHz         = 100e6
-	defaultReadHeaderTimout = 10 * time.Second
+	DefaultListen          = "127.0.0.1:9717"
+	DefaultMaxBodyBytes    = 8 << 20
+	DefaultMaxSamples      = 4 << 20
+	DefaultMaxConcurrent   = 64
+	DefaultQueueWait       = 250 * time.Millisecond
+	DefaultRequestTimeout  = 30 * time.Second
+	DefaultCacheTTL        = 3600 * time.Second
+	DefaultConfidenceLevel = 0.95
+	DefaultReceiverID      = "edged"
+)
+
+// Limits of the routes.
+const (
+	// DefaultFixesLimit is how many fixes /api/v1/fixes returns without ?limit=.
+	DefaultFixesLimit = 100
+	// MaxFixesLimit is the largest ?limit= /api/v1/fixes accepts.
+	MaxFixesLimit = 10000
+	// MaxBatchItems is the most items one batch may hold (Heimdall's limit).
+	MaxBatchItems = 100
+)
+
+const (
+	shutdownTimeout   = 5 * time.Second
+	readHeaderTimeout = 10 * time.Second
+	maxSampleRateHz   = 100e6 // above any SDR edged reads
 )
 
 // Config tunes the API. Zero fields take the Default… values above.
@@ -97,7 +106,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.CacheTTL = DefaultCacheTTL
 	}
 	if c.ReceiverID == "" {
-		c.ReceiverID = defaultReceiverID
+		c.ReceiverID = DefaultReceiverID
 	}
 	if c.ConfidenceLevel == 0 {
 		c.ConfidenceLevel = DefaultConfidenceLevel

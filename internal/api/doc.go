@@ -30,7 +30,9 @@
 // ?format=cu8|cs8|cs16|cf32 and ?sample_rate=250k both required) or Heimdall's JSON
 // (Content-Type application/json, {"iq_data": [[i,q],…]} with i and q floats in full
 // scale ±1; the sample rate is the model contract's unless ?sample_rate= is given).
-// An optional ?center_freq=433.92M is copied into the fix. The samples are shifted and
+// An optional ?center_freq=433.92M is copied into the fix. A batch takes the same
+// ?sample_rate= and ?center_freq= for all its items; a bad item fails alone (its entry has
+// an error instead of a fix) and the batch answers 200 unless the body itself is bad. The samples are shifted and
 // resampled to the contract's rate and cut into windows of the contract's window length;
 // the last partial window, and so an input shorter than one window, is zero-padded to a
 // whole window. Every window runs through the model; the answer is the fix of the window
