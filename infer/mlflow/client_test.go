@@ -324,6 +324,7 @@ func TestTolerantDecoding(t *testing.T) {
 		`{"model_version": {"name": "m", "version": "1", "creation_timestamp": "soon"}}`,
 		`{}`,
 		strings.Repeat("[", 100000),
+		`{"model_version": {"name": "` + strings.Repeat("a", 33<<20) + `"}}`, // over the 32 MiB answer limit
 	} {
 		s.Override(mlflowtest.RouteGetVersion, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, body) })
 		if _, err := c.GetVersion(context.Background(), model, "1"); !errors.Is(err, mlflow.ErrBadResponse) {
