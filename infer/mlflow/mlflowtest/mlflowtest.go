@@ -314,9 +314,13 @@ func (s *Server) SetDownloadURI(name, version, uri string) {
 
 // Source returns a version's source URI.
 func (s *Server) Source(name, version string) string {
-	var src string
-	s.edit(name, version, func(mv *modelVersion) { src = mv.source })
-	return src
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, _ := strconv.Atoi(version)
+	if m := s.models[name]; m != nil && m.versions[n] != nil {
+		return m.versions[n].source
+	}
+	return ""
 }
 
 // PutArtifact stores raw bytes at a proxied path (below mlflow-artifacts:/).
