@@ -31,12 +31,9 @@ func modelSync(cmd string, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, err := configs.Load(*path)
-	if err == nil {
-		err = cfg.Validate()
-	}
+	cfg, err := loadConfig(*path)
 	if err != nil {
-		return configError{err}
+		return err
 	}
 	if cmd == "activate" && fs.NArg() != 1 {
 		return errors.New("usage: edged model activate [-config FILE] VERSION")

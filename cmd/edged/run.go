@@ -20,12 +20,9 @@ func runDaemon(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, err := configs.Load(*path)
-	if err == nil {
-		err = cfg.Validate()
-	}
+	cfg, err := loadConfig(*path)
 	if err != nil {
-		return configError{err}
+		return err
 	}
 	log, lvl := daemon.NewLogger(cfg, os.Stderr)
 	d, err := daemon.New(cfg, daemon.Options{ConfigPath: *path, Stdout: os.Stdout}, log, lvl)
@@ -56,13 +53,21 @@ func runCheckConfig(args []string) error {
 	if len(args) != 1 {
 		return fmt.Errorf("usage: edged check-config FILE")
 	}
-	cfg, err := configs.Load(args[0])
+	if _, err := loadConfig(args[0]); err != nil {
+		return err
+	}
+	fmt.Printf("%s: ok\n", args[0])
+	return nil
+}
+
+// loadConfig reads and validates a config file (the embedded defaults when path is empty).
+func loadConfig(path string) (configs.Config, error) {
+	cfg, err := configs.Load(path)
 	if err == nil {
 		err = cfg.Validate()
 	}
 	if err != nil {
-		return configError{err}
+		return cfg, configError{err}
 	}
-	fmt.Printf("%s: ok\n", args[0])
-	return nil
+	return cfg, nil
 }
