@@ -225,7 +225,12 @@ func scrub(err error) error {
 	return err
 }
 
+// authorize adds credentials, but only for the tracking server itself: an
+// artifact URI naming another host must not receive them.
 func (c *Client) authorize(r *http.Request) {
+	if !strings.EqualFold(r.URL.Host, c.base.Host) || r.URL.Scheme != c.base.Scheme {
+		return
+	}
 	switch {
 	case c.cfg.Username != "" && c.cfg.Password != "":
 		r.SetBasicAuth(c.cfg.Username, c.cfg.Password)

@@ -438,6 +438,18 @@ func TestAuth(t *testing.T) {
 		t.Errorf("good password: %v", err)
 	}
 
+	// A download URI naming another host gets no credentials.
+	other := mlflowtest.New(t)
+	var leaked string
+	other.Override(mlflowtest.RouteArtifactList, func(w http.ResponseWriter, r *http.Request) {
+		leaked = r.Header.Get("Authorization")
+		io.WriteString(w, "{}")
+	})
+	s.SetDownloadURI(model, "1", other.URL+"/api/2.0/mlflow-artifacts/artifacts/x")
+	if _, err := newClient(t, cfg).DownloadDir(ctx, "models:/"+model+"/1", t.TempDir()); !errors.Is(err, mlflow.ErrEmptyArtifacts) || leaked != "" {
+		t.Errorf("foreign host: err %v, Authorization %q", err, leaked)
+	}
+
 	s.RequireBearer("tok-123")
 	cfg = fastConfig(s.URL)
 	cfg.Token = "tok-123"

@@ -25,7 +25,9 @@
 // Only artifacts served through the tracking server's proxy
 // (mlflow-artifacts:/, --serve-artifacts) can be downloaded: s3://, gs://,
 // file:// and other direct stores fail with ErrUnsupportedURI. runs:/ URIs
-// are resolved through runs/get, not the run artifact listing. No checksum
+// are resolved through runs/get, not the run artifact listing. Credentials
+// go only to the tracking server's own scheme://host:port; an artifact URI
+// naming another host is fetched without them (MLflow's client would send them). No checksum
 // exists in MLflow; integrity beyond byte counts is the caller's job (see
 // infer/sync and its edged.sha256 tag).
 package mlflow
