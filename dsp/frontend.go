@@ -14,9 +14,9 @@ const noisePercentile = 0.2
 // Measure is what the signal gate and the fix's properties need to know about one window.
 // It is computed on the complex signal (even when the model's input is magnitude or
 // onesided), after the window's DC is removed if RemoveDC is set, from the STFT frames the
-// features use: S[k] is the mean over frames of |FFT(w·frame)[k]|². The DC bin and its two
-// neighbours are left out everywhere, because RTL-SDR's LO leakage sits there whether or not
-// RemoveDC is set.
+// features use: S[k] is the mean over frames of |FFT(w·frame)[k]|². The bin of the capture's
+// centre frequency (0 Hz, or −ShiftHz after a shift) and its two neighbours are left out
+// everywhere, because RTL-SDR's LO leakage sits there whether or not RemoveDC is set.
 type Measure struct {
 	// SNRDB is (S+N)/N of the window's loudest frame, in dB: 10·log10(P_max / N_frame), where
 	// P_max is the largest frame power Σ_k |X_t[k]|² and N_frame = n_fft × the 20th-percentile
@@ -55,7 +55,7 @@ type Frontend struct {
 	rsig     []float32
 	feat     []float32 // rows × stftFrames
 	winPower float64   // Σw²
-	dcBins   []int     // FFT bins left out of Measure: 0, 1 and n−1
+	dcBins   []int     // FFT bins left out of Measure: the capture centre's bin and neighbours
 	// fusedSpec: accumulate also writes f.spec (complex input, single precision, power).
 	fusedSpec bool
 }
@@ -120,9 +120,7 @@ func NewFrontend(p Params) (*Frontend, error) {
 	if f.binLo >= f.binHi { // every filter empty
 		f.binLo, f.binHi = 0, 0
 	}
-	if s.nfft >= 16 {
-		f.dcBins = []int{0, 1, s.nfft - 1}
-	}
+	f.dcBins = captureDCBins(s.nfft, p.SampleRateHz, p.ShiftHz)
 	f.spec = make([]float32, s.nfft)
 	f.fusedSpec = !s.magnitude && !double && st.Spectrum == "power"
 	f.acc = make([]float32, s.nfft)
@@ -569,4 +567,16 @@ func logScaled(xs []float32, eps, scale float64) {
 		p := 1 + s2*(1.0/3+s2*(1.0/5+s2*(1.0/7+s2*(1.0/9))))
 		xs[i] = float32(scale * (e*math.Ln2 + 2*s*p))
 	}
+}
+
+// captureDCBins returns the FFT bins (of n at fs) holding the capture's centre frequency, which
+// ShiftHz moved to −ShiftHz, and their neighbours; none for tiny FFTs or when the centre is
+// outside the band.
+func captureDCBins(n int, fs, shiftHz float64) []int {
+	binHz := fs / float64(n)
+	if n < 16 || math.Abs(shiftHz) > fs/2-2*binHz {
+		return nil
+	}
+	k := int(math.Round(-shiftHz / binHz))
+	return []int{(k - 1 + n) % n, (k + n) % n, (k + 1 + n) % n}
 }

@@ -2,6 +2,7 @@ package dsp
 
 import (
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -91,5 +92,74 @@ func TestMeasure_SilenceAndNoise(t *testing.T) {
 	noise := synthetic(8192, 250000, synthNoiseOnly)
 	if m, _ = f.Features(noise, dst); m.SNRDB > 4 || m.SNRDB < 0 {
 		t.Errorf("white noise: SNR %.2f dB, want 0..4", m.SNRDB)
+	}
+}
+
+// Ensure that the gate works through the Conditioner too: g001's bursts at −107.7 kHz,
+// shifted to 0 Hz and resampled 250 → 192 kS/s, still open it, quiet windows still do not,
+// and the peak sits at 0 Hz. Windows map back to capture samples through Ratio.
+func TestMeasure_ThroughConditioner(t *testing.T) {
+	dir := iqRealDir(t)
+	x := readCU8(t, filepath.Join(dir, "rtl_433/g001_433.92M_250k.cu8"))
+	bursts := [][2]int{{53248, 54272}, {73728, 82944}, {101376, 110592}, {130048, 139264},
+		{157696, 167936}, {186368, 195584}, {215040, 224256}, {242688, 252928}}
+	for _, rate := range []float64{250000, 192000} {
+		p := Params{SampleRateHz: rate, ShiftHz: -107690, WindowSamples: 12288, RemoveDC: true,
+			STFT: STFT{NFFT: 1024, Hop: 512}, Filterbank: Filterbank{Bins: 16}}
+		c, err := NewConditioner(p, 250000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, dst := mustFrontend(t, p)
+		y := c.Process(nil, x)
+		up, down := c.Ratio()
+		checked := 0
+		for w := 0; (w+1)*p.WindowSamples <= len(y); w++ {
+			lo, hi := w*p.WindowSamples*down/up, (w+1)*p.WindowSamples*down/up
+			overlap := 0
+			for _, b := range bursts {
+				overlap += max(0, min(hi, b[1])-max(lo, b[0]))
+			}
+			m, err := f.Features(y[w*p.WindowSamples:(w+1)*p.WindowSamples], dst)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case overlap >= 2048:
+				checked++
+				if m.SNRDB < gateThresholdDB+1 || m.OffsetHz < -2000 || m.OffsetHz > 2000 {
+					t.Errorf("%g S/s: capture [%d,%d) has bursts but measures %.1f dB at %.0f Hz", rate, lo, hi, m.SNRDB, m.OffsetHz)
+				}
+			case overlap == 0:
+				checked++
+				if m.SNRDB > gateThresholdDB-4 {
+					t.Errorf("%g S/s: capture [%d,%d) is quiet but measures %.1f dB", rate, lo, hi, m.SNRDB)
+				}
+			}
+		}
+		if checked < 10 {
+			t.Errorf("%g S/s: only %d windows checked", rate, checked)
+		}
+	}
+}
+
+// Ensure that the bins left out of Measure follow the capture centre through ShiftHz.
+func TestCaptureDCBins(t *testing.T) {
+	tests := []struct {
+		shiftHz float64
+		want    []int
+	}{
+		{0, []int{1023, 0, 1}},
+		{-62500, []int{255, 256, 257}}, // the capture centre now sits at +fs/4
+		{62500, []int{767, 768, 769}},
+		{125000, nil}, // outside the band: nothing to leave out
+	}
+	for _, tc := range tests {
+		if got := captureDCBins(1024, 250000, tc.shiftHz); !slices.Equal(got, tc.want) {
+			t.Errorf("shift %g Hz: %v, want %v", tc.shiftHz, got, tc.want)
+		}
+	}
+	if got := captureDCBins(8, 250000, 0); got != nil {
+		t.Errorf("8-point FFT: %v, want none", got)
 	}
 }
