@@ -8,10 +8,14 @@ import (
 	"github.com/heimdall/edged/store"
 )
 
+// maxCachePendingWrites bounds the answers waiting to be written to bbolt.
+const maxCachePendingWrites = 256
+
 // cache is the predict cache: the store's bbolt cache, written behind. A put is visible to
-// gets at once (from memory) and reaches bbolt in the background, so that a miss never
-// waits for bbolt's fsync. At most maxCachePendingWrites writes wait at a time; beyond that
-// an answer is simply not cached.
+// gets at once (from memory) and reaches bbolt from one writer goroutine, so that a miss
+// never waits for bbolt's fsync and concurrent misses do not pile up on bbolt's writer
+// lock. At most maxCachePendingWrites answers wait; beyond that an answer is simply not
+// cached.
 type cache struct {
 	db  *store.DB
 	ttl time.Duration
@@ -19,15 +23,20 @@ type cache struct {
 
 	mu      sync.Mutex
 	pending map[[32]byte][]byte
+	queue   chan cacheEntry
+	started bool
 	closed  bool
-	writes  sync.WaitGroup
+	done    chan struct{} // closed when the writer has drained the queue
 }
 
-// maxCachePendingWrites bounds the answers waiting to be written to bbolt.
-const maxCachePendingWrites = 256
+type cacheEntry struct {
+	key [32]byte
+	val []byte
+}
 
 func newCache(db *store.DB, ttl time.Duration, log *slog.Logger) *cache {
-	return &cache{db: db, ttl: ttl, log: log, pending: make(map[[32]byte][]byte)}
+	return &cache{db: db, ttl: ttl, log: log, pending: make(map[[32]byte][]byte),
+		queue: make(chan cacheEntry, maxCachePendingWrites), done: make(chan struct{})}
 }
 
 // get returns the cached answer for key. The returned slice is shared: do not modify it.
@@ -44,33 +53,48 @@ func (c *cache) get(key [32]byte) ([]byte, bool, error) {
 // put caches val under key. It does not wait for bbolt.
 func (c *cache) put(key [32]byte, val []byte) {
 	c.mu.Lock()
-	if c.closed || len(c.pending) >= maxCachePendingWrites {
-		c.mu.Unlock()
+	defer c.mu.Unlock()
+	if _, dup := c.pending[key]; dup || c.closed {
 		return
 	}
-	if _, dup := c.pending[key]; dup {
-		c.mu.Unlock()
+	select {
+	case c.queue <- cacheEntry{key, val}:
+		c.pending[key] = val
+	default: // the writer is behind: do not cache this one
 		return
 	}
-	c.pending[key] = val
-	c.writes.Add(1)
-	c.mu.Unlock()
-	go func() {
-		defer c.writes.Done()
-		err := c.db.CachePut(key[:], val, c.ttl)
+	if !c.started {
+		c.started = true
+		go c.writer()
+	}
+}
+
+// writer writes queued answers to bbolt until close.
+func (c *cache) writer() {
+	defer close(c.done)
+	for e := range c.queue {
+		err := c.db.CachePut(e.key[:], e.val, c.ttl)
 		c.mu.Lock()
-		delete(c.pending, key) // once in bbolt (or failed), gets read it from there
+		delete(c.pending, e.key) // now in bbolt (or failed): gets read it from there
 		c.mu.Unlock()
 		if err != nil {
 			c.log.Warn("api: cache write failed", "err", err)
 		}
-	}()
+	}
 }
 
-// close stops caching new answers and waits for pending writes.
+// close stops caching new answers and waits until the queued ones are written.
 func (c *cache) close() {
 	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
 	c.closed = true
+	close(c.queue)
+	started := c.started
 	c.mu.Unlock()
-	c.writes.Wait()
+	if started {
+		<-c.done
+	}
 }

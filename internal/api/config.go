@@ -36,7 +36,7 @@ const (
 )
 
 const (
-	shutdownTimeout   = 5 * time.Second
+	shutdownTimeout   = 2 * time.Second
 	readHeaderTimeout = 10 * time.Second
 	maxSampleRateHz   = 100e6 // above any SDR edged reads
 )

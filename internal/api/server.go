@@ -88,8 +88,8 @@ func (s *Server) Config() Config { return s.cfg }
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // Serve answers requests on ln until ctx ends, then stops accepting, lets in-flight
-// requests finish (for up to 5 s), flushes pending cache writes and returns nil. It
-// returns the listener's error if serving fails first. Call it once.
+// requests finish (for up to 2 s, then cuts them off), flushes pending cache writes and
+// returns nil. It returns the listener's error if serving fails first. Call it once.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           s.handler,
@@ -113,12 +113,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
-	err := srv.Shutdown(sctx)
+	if err := srv.Shutdown(sctx); err != nil {
+		// Requests still running after the grace period are cut off: the daemon must exit
+		// promptly on SIGTERM.
+		s.log.Warn("api: requests still running at shutdown; closing their connections", "grace", shutdownTimeout, "err", err)
+		srv.Close()
+	}
 	<-errc // http.ErrServerClosed
 	s.Close()
-	if err != nil {
-		return fmt.Errorf("api: shutdown: %w", err)
-	}
 	return nil
 }
 

@@ -142,6 +142,8 @@ func run(o options, w io.Writer) (*results, error) {
 		res = lt.open(o.rate, o.duration)
 	}
 	res.cpu = cpuTime() - cpu0
+	// Connections dialled but never used would hold up the server's graceful shutdown.
+	client.CloseIdleConnections()
 	res.print(w, o)
 	return res, nil
 }
