@@ -1,0 +1,67 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Ensure `model inspect` describes a model: contract, tensors, opsets, producer, SHA-256,
+// and says plainly when a model has no contract.
+func TestE2EModelInspect(t *testing.T) {
+	out, stderr, err := edged(t, "model", "inspect", "../../models/reference/beacon.onnx")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	var r struct {
+		SHA256 string
+		Model  struct {
+			Producer string
+			Opsets   []struct{ Version int }
+			Inputs   []struct {
+				Name  string
+				Shape []int
+			}
+		}
+		Contract *struct{ Version int }
+		Valid    string
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	if len(r.SHA256) != 64 || r.Model.Producer != "edged make_reference.py" || r.Model.Opsets[0].Version != 17 ||
+		r.Model.Inputs[0].Name != "spectrogram" || r.Contract == nil || r.Valid != "ok" {
+		t.Errorf("inspect: %+v", r)
+	}
+	out, _, err = edged(t, "model", "inspect", "../../infer/testdata/heimdall_training_1ch.onnx")
+	if err != nil || !strings.Contains(out, `"contract": null`) || !strings.Contains(out, "no edged.contract") {
+		t.Errorf("contract-less model: %v\n%s", err, out)
+	}
+	out, _, err = edged(t, "model", "inspect", "-contract", "../../infer/testdata/heimdall_training_contract.json", "../../infer/testdata/heimdall_training_1ch.onnx")
+	if err != nil || !strings.Contains(out, `"valid": "ok"`) {
+		t.Errorf("with -contract: %v\n%s", err, out)
+	}
+}
+
+// Ensure check-config accepts the shipped config and names the key of a bad one, exiting
+// with EX_CONFIG (78) so systemd does not restart in a loop.
+func TestE2ECheckConfig(t *testing.T) {
+	if out, stderr, err := edged(t, "check-config", "../../configs/edged.yaml"); err != nil {
+		t.Fatalf("shipped config refused: %v\n%s%s", err, out, stderr)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte("fix:\n  vertices: 3\n"), 0o644)
+	_, stderr, err := edged(t, "check-config", bad)
+	code := -1
+	if ee, ok := err.(interface{ ExitCode() int }); ok {
+		code = ee.ExitCode()
+	}
+	if code != 78 || !strings.Contains(stderr, "fix.vertices") || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+	if out, _, err := edged(t, "version"); err != nil || !strings.HasPrefix(out, "edged ") {
+		t.Errorf("version: %q %v", out, err)
+	}
+}
