@@ -3,6 +3,7 @@ package dsp
 import (
 	"errors"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"testing"
@@ -233,5 +234,50 @@ func TestMel_HeimdallEmptyFilters(t *testing.T) {
 	}
 	if got := empty("slaney"); !slices.Equal(got, []int{0, 9, 18}) {
 		t.Errorf("slaney: empty filters %v, want [0 9 18]", got)
+	}
+}
+
+// Ensure that non-finite samples (a corrupt capture) give non-finite features, not a panic
+// or a hang.
+func TestFeatures_NonFinite(t *testing.T) {
+	for _, bad := range []float32{float32(math.NaN()), float32(math.Inf(1))} {
+		p := validParams()
+		f, dst := mustFrontend(t, p)
+		x := synthetic(p.WindowSamples, p.SampleRateHz, synthFull)
+		for i := 0; i < len(x); i += 97 {
+			x[i] = complex(bad, 0)
+		}
+		if _, err := f.Features(x, dst); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	for range 200 {
+		a := make([]float64, 1+r.IntN(50))
+		for i := range a {
+			switch r.IntN(4) {
+			case 0:
+				a[i] = math.NaN()
+			default:
+				a[i] = float64(r.IntN(5))
+			}
+		}
+		quickSelect(a, r.IntN(len(a))) // must return
+	}
+}
+
+// Ensure that quickSelect returns the k-th smallest, duplicates included.
+func TestQuickSelect(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for range 500 {
+		a := make([]float64, 1+r.IntN(300))
+		for i := range a {
+			a[i] = float64(r.IntN(40))
+		}
+		k := r.IntN(len(a))
+		sorted := slices.Sorted(slices.Values(a))
+		if got := quickSelect(slices.Clone(a), k); got != sorted[k] {
+			t.Fatalf("k=%d of %v: got %g, want %g", k, a, got, sorted[k])
+		}
 	}
 }
