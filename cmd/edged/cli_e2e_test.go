@@ -65,3 +65,34 @@ func TestE2ECheckConfig(t *testing.T) {
 		t.Errorf("version: %q %v", out, err)
 	}
 }
+
+// Ensure -features-out writes every window's model input as a .npy named by its sample
+// offset, with the model's shape in the header, and -output geojson one FeatureCollection.
+func TestE2EFeaturesOut(t *testing.T) {
+	dir := t.TempDir()
+	out, stderr, err := edged(t, "synth", "-beacon", "A", "-windows", "3", "-bursts", "1", "-out", dir)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	feats := filepath.Join(dir, "features")
+	out, stderr, err = edged(t, "replay", "-features-out", feats, "-output", "geojson", strings.TrimSpace(out))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	var fc struct {
+		Type     string
+		Features []json.RawMessage
+	}
+	if err := json.Unmarshal([]byte(out), &fc); err != nil || fc.Type != "FeatureCollection" || len(fc.Features) != 1 {
+		t.Errorf("geojson output: %v %s", err, out)
+	}
+	for _, off := range []string{"0", "16384", "32768"} {
+		b, err := os.ReadFile(filepath.Join(feats, off+".npy"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(string(b), "\x93NUMPY") || !strings.Contains(string(b[:128]), "(1, 64, 63)") || len(b) < 64*63*4 {
+			t.Errorf("%s.npy: header %q, %d bytes", off, b[:min(len(b), 80)], len(b))
+		}
+	}
+}
