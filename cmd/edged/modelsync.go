@@ -17,7 +17,7 @@ import (
 
 	"github.com/heimdall/edged/configs"
 	"github.com/heimdall/edged/infer"
-	modelsync "github.com/heimdall/edged/infer/sync"
+	"github.com/heimdall/edged/infer/modelsync"
 	"github.com/heimdall/edged/internal/daemon"
 	"github.com/heimdall/edged/store"
 )

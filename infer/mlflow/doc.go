@@ -29,5 +29,5 @@
 // go only to the tracking server's own scheme://host:port; an artifact URI
 // naming another host is fetched without them (MLflow's client would send them). No checksum
 // exists in MLflow; integrity beyond byte counts is the caller's job (see
-// infer/sync and its edged.sha256 tag).
+// infer/modelsync and its edged.sha256 tag).
 package mlflow

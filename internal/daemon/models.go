@@ -15,7 +15,7 @@ import (
 	"github.com/heimdall/edged/configs"
 	"github.com/heimdall/edged/dsp"
 	"github.com/heimdall/edged/infer"
-	modelsync "github.com/heimdall/edged/infer/sync"
+	"github.com/heimdall/edged/infer/modelsync"
 	"github.com/heimdall/edged/internal/api"
 	"github.com/heimdall/edged/internal/pipeline"
 	"github.com/heimdall/edged/models/reference"

@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -12,7 +11,7 @@ import (
 	"github.com/heimdall/edged/configs"
 	"github.com/heimdall/edged/infer"
 	"github.com/heimdall/edged/infer/mlflow"
-	modelsync "github.com/heimdall/edged/infer/sync"
+	"github.com/heimdall/edged/infer/modelsync"
 	"github.com/heimdall/edged/store"
 )
 
@@ -22,9 +21,6 @@ import (
 func NewSyncer(cfg configs.Config, v modelsync.Verifier, a modelsync.Activator, st modelsync.State, log *slog.Logger) (*modelsync.Syncer, error) {
 	// The config's tracking_uri wins over MLFLOW_TRACKING_URI; everything else (credentials,
 	// TLS, retries) comes from MLflow's own variables, as MLflow's client reads them.
-	if os.Getenv("MLFLOW_TRACKING_URI") == "" {
-		os.Setenv("MLFLOW_TRACKING_URI", cfg.MLflow.TrackingURI) // TODO(lead): drop once ConfigFromEnv stops validating
-	}
 	mc, err := mlflow.ConfigFromEnv()
 	if err != nil {
 		return nil, err

@@ -19,7 +19,7 @@ import (
 
 	"github.com/heimdall/edged/infer/mlflow"
 	"github.com/heimdall/edged/infer/mlflow/mlflowtest"
-	modelsync "github.com/heimdall/edged/infer/sync"
+	"github.com/heimdall/edged/infer/modelsync"
 )
 
 const name = "edge-detector"

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	modelsync "github.com/heimdall/edged/infer/sync"
+	"github.com/heimdall/edged/infer/modelsync"
 )
 
 // FuzzEntryFile: whatever MLmodel says, EntryFile either names a regular

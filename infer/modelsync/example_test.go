@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/heimdall/edged/infer/mlflow"
-	modelsync "github.com/heimdall/edged/infer/sync"
+	"github.com/heimdall/edged/infer/modelsync"
 	"github.com/heimdall/edged/store"
 )
 

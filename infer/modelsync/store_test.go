@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/heimdall/edged/infer/mlflow/mlflowtest"
-	modelsync "github.com/heimdall/edged/infer/sync"
+	"github.com/heimdall/edged/infer/modelsync"
 	"github.com/heimdall/edged/store"
 )
 
