@@ -133,6 +133,11 @@ func TestCommitIdempotent(t *testing.T) {
 	if again[0].Seq != 1 || !bytes.Equal(again[0].Body, a.Body) || again[1].Seq != 3 {
 		t.Fatalf("recommit = %+v", again)
 	}
+	// All stored already: answered from a read transaction.
+	only, err := db.Commit(changed, mkFix(2))
+	if err != nil || fmt.Sprint(seqs(only)) != "[1 2]" || !bytes.Equal(only[0].Body, a.Body) {
+		t.Fatalf("recommit of stored fixes = %+v, %v", only, err)
+	}
 	peek, _ := db.OutboxPeek(10)
 	if fmt.Sprint(ids(peek)) != "[rx1:2000 rx1:3000]" {
 		t.Fatalf("outbox %v", ids(peek))
