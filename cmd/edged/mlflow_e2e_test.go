@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -133,12 +134,27 @@ mlflow: {tracking_uri: %s, model_name: edged-beacon, alias: champion, interval_s
 	fake.SetTag("edged-beacon", v2, "edged.sha256", sha(reference.Model))
 	waitUntil("version 2 announced", func() bool { return modelTopic == "edged-beacon@2" })
 	waitUntil("fixes from version 2", func() bool { return fixVersions["edged-beacon@2"] > 0 })
-	if _, err := filepath.Glob(filepath.Join(state, "models", "edged-beacon", "2", "*.onnx")); err != nil {
-		t.Error(err)
+
+	// A model saved with ONNX external data (as mlflow.onnx does): the sidecar is synced
+	// beside model.onnx and ONNX Runtime finds it there.
+	ext := map[string][]byte{"MLmodel": []byte(fmt.Sprintf(mlmodel, 0))}
+	for _, f := range []string{"model.onnx", "0c9f2a3e-2b1d-11ef-9a1b-0242ac120002"} {
+		b, err := os.ReadFile(filepath.Join("testdata", "external_data", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ext[f] = b
+	}
+	v3 := fake.AddVersion("edged-beacon", mlflowtest.Version{Files: ext})
+	fake.SetAlias("edged-beacon", "champion", v3)
+	waitUntil("version 3 (external data) announced", func() bool { return modelTopic == "edged-beacon@3" })
+	waitUntil("fixes from version 3", func() bool { return fixVersions["edged-beacon@3"] > 0 })
+	if _, err := os.Stat(filepath.Join(state, "models", "edged-beacon", "3", "0c9f2a3e-2b1d-11ef-9a1b-0242ac120002")); err != nil {
+		t.Errorf("sidecar not installed: %v", err)
 	}
 	d.stop(t, 5*time.Second)
 
-	// MLflow gone: edged restarts on the last installed version, from disk, and is ready.
+	// MLflow gone: edged restarts on the last installed version (v3), from disk, and is ready.
 	fake.Close()
 	startDaemon(t, conf)
 	eventually(t, 30*time.Second, "ready on v2 offline", func() bool {
@@ -156,6 +172,6 @@ mlflow: {tracking_uri: %s, model_name: edged-beacon, alias: champion, interval_s
 		}
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
-		return strings.Contains(string(b), `"version":"2"`) && strings.Contains(string(b), `"edged-beacon"`)
+		return strings.Contains(string(b), `"version":"3"`) && strings.Contains(string(b), `"edged-beacon"`)
 	})
 }
