@@ -140,6 +140,10 @@ func (s *Server) readRaw(w http.ResponseWriter, r *http.Request, p queryParams) 
 			if !finite32(real(v)) || !finite32(imag(v)) {
 				return nil, release, errf(http.StatusBadRequest, codeInvalidField, fmt.Sprintf("body: sample %d is not finite", i))
 			}
+			if math.Abs(float64(real(v))) > maxSampleMagnitude || math.Abs(float64(imag(v))) > maxSampleMagnitude {
+				return nil, release, errf(http.StatusBadRequest, codeInvalidField,
+					fmt.Sprintf("body: sample %d is outside ±%g (full scale is ±1)", i, maxSampleMagnitude))
+			}
 		}
 	}
 	return &input{samples: samples, format: p.format, rateHz: p.rateHz, centerHz: p.centerHz, raw: body, useCache: true}, release, nil

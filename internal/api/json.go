@@ -311,6 +311,9 @@ func (p *jscan) iq(field string) (samples []complex64, set bool, err error) {
 }
 
 func (p *jscan) sample(field string, k, j int) (float32, error) {
+	if v, ok := p.fastSample(); ok {
+		return v, nil
+	}
 	p.ws()
 	num, ok := p.number()
 	if !ok {
@@ -320,15 +323,99 @@ func (p *jscan) sample(field string, k, j int) (float32, error) {
 	if err != nil || math.IsInf(v, 0) {
 		return 0, badField(fmt.Sprintf("%s[%d][%d]", field, k, j), fmt.Sprintf("%s is not a finite number", truncate(num, 40)))
 	}
-	if math.Abs(v) > math.MaxFloat32 {
-		return 0, badField(fmt.Sprintf("%s[%d][%d]", field, k, j), fmt.Sprintf("%s is outside the float32 range", truncate(num, 40)))
+	if math.Abs(v) > maxSampleMagnitude {
+		return 0, badField(fmt.Sprintf("%s[%d][%d]", field, k, j),
+			fmt.Sprintf("%s is outside ±%g (full scale is ±1)", truncate(num, 40), maxSampleMagnitude))
 	}
 	return float32(v), nil
+}
+
+// fastSample reads the common number, at most 15 significant digits and a decimal
+// exponent within ±22, in one pass over the bytes and converts it as parseFloat does.
+// It leaves the scanner where it was and returns false for anything else, which sample
+// then reads the slow way (with its error messages).
+func (p *jscan) fastSample() (float32, bool) {
+	b, i := p.b, p.pos
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	neg := false
+	if i < len(b) && b[i] == '-' {
+		neg, i = true, i+1
+	}
+	if i >= len(b) {
+		return 0, false
+	}
+	var mant uint64
+	sig, exp := 0, 0
+	switch c := b[i]; {
+	case c == '0':
+		i++
+	case c >= '1' && c <= '9':
+		for ; i < len(b) && b[i]-'0' <= 9; i++ {
+			mant, sig = mant*10+uint64(b[i]-'0'), sig+1
+		}
+	default:
+		return 0, false
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		first := i
+		for ; i < len(b) && b[i]-'0' <= 9; i++ {
+			if d := b[i] - '0'; mant != 0 || d != 0 {
+				mant, sig = mant*10+uint64(d), sig+1
+			}
+			exp--
+		}
+		if i == first {
+			return 0, false
+		}
+	}
+	if i < len(b) && b[i]|0x20 == 'e' {
+		i++
+		eneg := false
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			eneg, i = b[i] == '-', i+1
+		}
+		first, e := i, 0
+		for ; i < len(b) && b[i]-'0' <= 9 && e < 1000; i++ {
+			e = e*10 + int(b[i]-'0')
+		}
+		if i == first || (i < len(b) && b[i]-'0' <= 9) {
+			return 0, false
+		}
+		if eneg {
+			e = -e
+		}
+		exp += e
+	}
+	if sig > 15 || exp < -22 || exp > 22 {
+		return 0, false
+	}
+	f := float64(mant)
+	if mant != 0 {
+		if exp < 0 {
+			f /= pow10[-exp]
+		} else {
+			f *= pow10[exp]
+		}
+	}
+	if f > maxSampleMagnitude {
+		return 0, false
+	}
+	if neg {
+		f = -f
+	}
+	p.pos = i
+	return float32(f), true
 }
 
 // wrong reports a value of the wrong kind at the scanner: a syntax error if it is not
 // JSON at all, else a 400 naming field.
 func (p *jscan) wrong(field, msg string) error {
+	if p.ws(); p.peek() == ']' || p.peek() == ',' || p.peek() == '}' {
+		return badField(field, msg) // a missing value: the JSON may still be valid ([[]])
+	}
 	if _, err := p.skip(); err != nil {
 		return err
 	}
@@ -342,6 +429,10 @@ func (p *jscan) notPair(field string, k int) error {
 	}
 	return badField(fmt.Sprintf("%s[%d]", field, k), "want exactly 2 numbers, [i, q]")
 }
+
+// maxSampleMagnitude bounds |i| and |q|. IQ is in full scale ±1 (as capture.Convert
+// scales it); far larger values would overflow the float32 power spectrum.
+const maxSampleMagnitude = 1e9
 
 // iqRequest is a decoded predict body, or one batch item.
 type iqRequest struct {

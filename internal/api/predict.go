@@ -230,7 +230,12 @@ func (s *Server) compute(ctx context.Context, in *input, k *kit, key [32]byte) (
 				continue
 			}
 			f.ID = id
-			return f.Marshal()
+			b, err := f.Marshal()
+			if err != nil { // a measurement or estimate that is not finite
+				return nil, errf(http.StatusUnprocessableEntity, codeUnprocessable,
+					fmt.Sprintf("iq_data: the fix cannot be encoded (%v); are the samples in full scale ±1?", err))
+			}
+			return b, nil
 		}
 	}
 	return nil, errf(http.StatusUnprocessableEntity, codeUnprocessable,
