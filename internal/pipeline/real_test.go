@@ -4,30 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/heimdall/edged/capture"
 	"github.com/heimdall/edged/infer"
+	"github.com/heimdall/edged/internal/testenv"
 )
-
-// realDir finds ../shared/testdata/iq-real beside the module root.
-func realDir(t *testing.T) string {
-	t.Helper()
-	wd, _ := os.Getwd()
-	for d := wd; filepath.Dir(d) != d; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			dir := filepath.Join(d, "..", "shared", "testdata", "iq-real")
-			if _, err := os.Stat(filepath.Join(dir, "MANIFEST.md")); err != nil {
-				t.Skipf("SKIPPED: real recordings not found at %s (they live outside the repository)", dir)
-			}
-			return dir
-		}
-	}
-	t.Skip("SKIPPED: module root not found")
-	return ""
-}
 
 // Burst ranges [start, end) in samples, from ../shared/testdata/iq-real/MANIFEST.md.
 var realBursts = map[string][][2]int{
@@ -46,7 +29,7 @@ var realBursts = map[string][][2]int{
 // Ensure the whole pipeline, on real off-air recordings at 250 kS/s, gives fixes in the
 // windows the MANIFEST's bursts occupy and nowhere far from them.
 func TestRealRecordingsGate(t *testing.T) {
-	dir := realDir(t)
+	dir := testenv.IQRealDir(t)
 	e := engine(t)
 	const W = 16384 // the reference model's window
 	const slack = 2048
