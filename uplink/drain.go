@@ -94,6 +94,7 @@ func (m *MQTT) ackDone(queue []pending, ak *acker) ([]pending, error) {
 		}
 		seqs = append(seqs, queue[i].seq)
 	}
+	m.published.Add(uint64(len(seqs)))
 	ak.add(seqs)
 	if failed != nil {
 		// Later messages may be out already; reconnecting re-sends from the oldest
@@ -179,9 +180,7 @@ func (a *acker) flush() {
 	if err := a.m.db.OutboxAck(seqs...); err != nil {
 		// The fixes stay in the outbox and will be sent again: duplicates, not loss.
 		a.m.log.Error("uplink: acknowledging delivered fixes in the outbox", "err", err)
-		return
 	}
-	a.m.published.Add(uint64(len(seqs)))
 }
 
 // close writes what is pending and stops the goroutine.

@@ -77,7 +77,7 @@ const (
 // Stats are counters since New, for the metrics the daemon exports.
 type Stats struct {
 	Connected        bool              // a session is up and "online" was published
-	Published        uint64            // fixes acknowledged by the broker and removed from the outbox
+	Published        uint64            // fixes the broker acknowledged (PUBACK/PUBCOMP); deleted from the outbox right after
 	PublishErrors    uint64            // publishes that failed (connection lost in flight, timeout)
 	Connects         uint64            // successful connections
 	ConnectFailures  map[string]uint64 // failed connection attempts by Reason*
