@@ -105,6 +105,7 @@ func (m *MQTT) connect(ctx context.Context) (mqtt.Client, <-chan struct{}, error
 	if err := tok.Error(); err != nil {
 		return nil, nil, fmt.Errorf("connect %s as %q: %w", m.url, m.cfg.ClientID, classify(err))
 	}
+	m.connects.Add(1)
 	if err := m.waitToken(c.Publish(m.topicAv, 1, true, "online")); err != nil {
 		c.Disconnect(0)
 		return nil, nil, fmt.Errorf("publish online to %s: %w", m.topicAv, err)
@@ -118,7 +119,6 @@ func (m *MQTT) connect(ctx context.Context) (mqtt.Client, <-chan struct{}, error
 			m.log.Warn("uplink: model not published; will retry after the next reconnect", "err", err)
 		}
 	}
-	m.connects.Add(1)
 	m.connected.Store(true)
 	m.log.Info("uplink: connected", "broker", m.url, "client_id", m.cfg.ClientID, "topic", m.topicFix)
 	return c, lost, nil

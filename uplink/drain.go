@@ -49,10 +49,10 @@ func (m *MQTT) session(ctx context.Context, c mqtt.Client, lost <-chan struct{})
 				m.log.Error("uplink: reading the outbox", "err", err)
 			}
 			for _, f := range fixes {
+				m.inflight.Store(int64(len(queue) + 1)) // before the broker can see it
 				queue = append(queue, pending{f.Seq, c.Publish(m.topicFix, qos, false, f.Body)})
 				cursor = f.Seq
 			}
-			m.inflight.Store(int64(len(queue)))
 		}
 		if len(queue) == 0 {
 			select {

@@ -79,7 +79,7 @@ type Stats struct {
 	Connected        bool              // a session is up and "online" was published
 	Published        uint64            // fixes the broker acknowledged (PUBACK/PUBCOMP); deleted from the outbox right after
 	PublishErrors    uint64            // publishes that failed (connection lost in flight, timeout)
-	Connects         uint64            // successful connections
+	Connects         uint64            // connections the broker accepted (CONNACK 0)
 	ConnectFailures  map[string]uint64 // failed connection attempts by Reason*
 	ConnectionLosses uint64            // established connections that dropped
 	LastConnectError string            // the latest connect failure, "" if none
