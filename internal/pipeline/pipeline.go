@@ -161,6 +161,13 @@ func (p *Pipeline) read(ctx context.Context, cond *dsp.Conditioner, out chan<- *
 	}
 	up, down := cond.Ratio()
 	W := p.params.WindowSamples
+	// A live stream counts samples from the Unix epoch, so a restarted radio never reuses a
+	// fix id; a recording counts from its first sample, so a replay reproduces its ids.
+	var base uint64
+	if info.Live {
+		rate := uint64(info.SampleRateHz)
+		base = uint64(start.Unix())*rate + uint64(start.Nanosecond())*rate/1e9
+	}
 	raw := make([]complex64, 1<<14)
 	var pending []complex64
 	var seq uint64
@@ -177,8 +184,9 @@ func (p *Pipeline) read(ctx context.Context, cond *dsp.Conditioner, out chan<- *
 				}
 				copy(w.samples, pending[:W])
 				w.seq = seq
-				w.offset = seq * uint64(W) * uint64(down) / uint64(up)
-				w.time = start.Add(time.Duration(float64(w.offset) / info.SampleRateHz * float64(time.Second)))
+				rel := seq * uint64(W) * uint64(down) / uint64(up)
+				w.offset = base + rel
+				w.time = start.Add(time.Duration(float64(rel) / info.SampleRateHz * float64(time.Second)))
 				seq++
 				out <- w
 				pending = pending[:copy(pending, pending[W:])]

@@ -7,7 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/heimdall/edged/capture"
 	"github.com/heimdall/edged/configs"
@@ -79,5 +81,51 @@ func TestDemoRecording(t *testing.T) {
 	}
 	if s := p.Stats(); s.Windows.Load() != 8 || s.Gated.Load() != 4 || s.Fixes.Load() != 4 {
 		t.Errorf("stats windows %d gated %d fixes %d", s.Windows.Load(), s.Gated.Load(), s.Fixes.Load())
+	}
+}
+
+// liveFile presents a recording as a live radio started at a known time.
+type liveFile struct {
+	capture.Source
+	start time.Time
+}
+
+func (l liveFile) Info() capture.Info {
+	i := l.Source.Info()
+	i.Live, i.Start = true, l.start
+	return i
+}
+
+// Ensure a live stream's fix ids count samples from the Unix epoch, so a radio restarted by
+// the daemon never reuses an id, while its times still follow the stream.
+func TestLiveOffsetsFromEpoch(t *testing.T) {
+	path := filepath.Join(t.TempDir(), configs.DemoName)
+	if err := os.WriteFile(path, configs.Demo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src, err := capture.OpenFile(path, capture.FileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	start := time.Date(2026, 11, 27, 8, 0, 0, 500_000_000, time.UTC)
+	var out bytes.Buffer
+	p, err := New(Config{ReceiverID: "rx", GateSNRDB: 10, Output: &out}, liveFile{src, start}, engine(t), nil, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var f infer.Feature
+	if err := json.NewDecoder(&out).Decode(&f); err != nil {
+		t.Fatal(err)
+	}
+	base := uint64(start.Unix())*250000 + 125000
+	if f.Properties.SampleOffset != base+16384 || f.ID != "rx:"+strconv.FormatUint(base+16384, 10) {
+		t.Errorf("first fix offset %d id %s, want %d", f.Properties.SampleOffset, f.ID, base+16384)
+	}
+	if want := start.Add(16384 * time.Second / 250000).Format(time.RFC3339Nano); f.Properties.Time != want {
+		t.Errorf("time %s, want %s", f.Properties.Time, want)
 	}
 }
