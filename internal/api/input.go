@@ -121,6 +121,11 @@ func (s *Server) readRaw(w http.ResponseWriter, r *http.Request, p queryParams) 
 	if err != nil {
 		return nil, release, err
 	}
+	done, err := s.startWork(r.Context())
+	release = both(release, done)
+	if err != nil {
+		return nil, release, err
+	}
 	switch {
 	case len(body) == 0:
 		return nil, release, errf(http.StatusBadRequest, codeMissingField, "body: empty, want raw "+p.format+" samples")
@@ -150,6 +155,12 @@ func (s *Server) readRaw(w http.ResponseWriter, r *http.Request, p queryParams) 
 }
 
 func nop() {}
+
+// both returns a func calling a then b, each at most once.
+func both(a, b func()) func() {
+	var once sync.Once
+	return func() { once.Do(func() { a(); b() }) }
+}
 
 func finite32(v float32) bool { return !math.IsNaN(float64(v)) && !math.IsInf(float64(v), 0) }
 

@@ -259,7 +259,8 @@ func inferError(err error) error {
 	return errf(http.StatusServiceUnavailable, codeUnavailable, "inference failed: "+err.Error())
 }
 
-// readPredict reads a predict body in either form. Call release when done with the input.
+// readPredict reads a predict body in either form and takes a CPU slot (startWork) to
+// decode it. Call release when done with the input: it gives back the slot.
 func (s *Server) readPredict(w http.ResponseWriter, r *http.Request) (in *input, release func(), err error) {
 	mt, err := mediaType(r)
 	if err != nil {
@@ -281,13 +282,19 @@ func (s *Server) readPredict(w http.ResponseWriter, r *http.Request) (in *input,
 		if err != nil {
 			return nil, release, err
 		}
+		done, err := s.startWork(r.Context())
+		if err != nil {
+			release()
+			return nil, nop, err
+		}
 		req, err := parsePredict(body)
 		release() // the samples are decoded: the body is no longer needed
 		if err != nil {
+			done()
 			return nil, nop, err
 		}
 		in, err := s.jsonInput(req, "iq_data", p, req.cacheEnabled)
-		return in, nop, err
+		return in, done, err
 	}
 	return nil, nop, errf(http.StatusUnsupportedMediaType, codeUnsupportedMedia,
 		fmt.Sprintf("Content-Type %s: want application/json or application/octet-stream", mt))
@@ -323,6 +330,7 @@ func (s *Server) predict(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a, err := s.predictOne(r.Context(), in)
+	release() // before writing: a slow reader must not hold a CPU slot
 	if err != nil {
 		s.logFailure(r, err)
 		writeError(w, err)
@@ -377,7 +385,11 @@ func (s *Server) batch(w http.ResponseWriter, r *http.Request) {
 		cacheEnabled *bool
 	)
 	if err == nil {
-		items, cacheEnabled, err = parseBatch(body)
+		var done func()
+		if done, err = s.startWork(r.Context()); err == nil {
+			items, cacheEnabled, err = parseBatch(body)
+			done()
+		}
 	}
 	if err != nil {
 		writeError(w, err)
@@ -406,7 +418,13 @@ func (s *Server) batch(w http.ResponseWriter, r *http.Request) {
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
+			done, err := s.startWork(r.Context())
+			if err != nil {
+				out[i].Error = asAPIError(err)
+				return
+			}
 			a, err := s.predictOne(r.Context(), in)
+			done()
 			if err != nil {
 				s.logFailure(r, err)
 				out[i].Error = asAPIError(err)

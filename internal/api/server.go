@@ -27,6 +27,7 @@ type Server struct {
 	metrics *metrics
 	handler http.Handler
 	slots   chan struct{}       // one per /api/ request being served
+	work    chan struct{}       // one per CPU: parsing and computing, in arrival order
 	cache   *cache              // nil without a store
 	kit     atomic.Pointer[kit] // preprocessing for the active model
 	kitMu   sync.Mutex
@@ -72,6 +73,7 @@ func New(cfg Config, deps Deps, log *slog.Logger) (*Server, error) {
 		log:     log,
 		metrics: m,
 		slots:   make(chan struct{}, cfg.MaxConcurrent),
+		work:    make(chan struct{}, runtime.GOMAXPROCS(0)),
 		now:     time.Now,
 	}
 	if deps.DB != nil {
@@ -201,6 +203,22 @@ func (s *Server) limit(h http.HandlerFunc) http.HandlerFunc {
 		defer cancel()
 		h(w, r.WithContext(ctx))
 	}
+}
+
+// startWork waits for a CPU slot. Requests parse and compute one per CPU, in the order
+// they asked (a channel's waiting senders are served first in, first out), rather than
+// all MaxConcurrent at once: the same throughput, but each request is done in a
+// fraction of the time, so latency does not spread. Network I/O is never done holding a
+// slot, so slow clients cannot hold them. The returned func gives the slot back; it may
+// be called more than once.
+func (s *Server) startWork(ctx context.Context) (done func(), err error) {
+	select {
+	case s.work <- struct{}{}:
+	case <-ctx.Done():
+		return func() {}, ctxError(ctx.Err())
+	}
+	var once sync.Once
+	return func() { once.Do(func() { <-s.work }) }, nil
 }
 
 // auth requires the bearer token when one is configured.
