@@ -96,3 +96,14 @@ func TestE2EFeaturesOut(t *testing.T) {
 		}
 	}
 }
+
+// Ensure the one-shot device check says plainly that no dongle is there, and fails.
+func TestE2ENoDongle(t *testing.T) {
+	out, stderr, err := edged(t, "devices")
+	if err == nil {
+		t.Skipf("a dongle is present here: %s", out)
+	}
+	if !strings.Contains(stderr, "no RTL-SDR device found") || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+		t.Errorf("stderr %q, want one line saying no RTL-SDR device found", stderr)
+	}
+}

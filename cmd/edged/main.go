@@ -38,6 +38,7 @@ commands:
   model list|sync|activate VERSION|rollback [-config FILE]
                           manage models synced from MLflow
   check-config FILE       validate a configuration file
+  devices [-device 0]     open an RTL-SDR and read from it for a second (like rtl_test)
   version                 print the version
 
 Run 'edged <command> -h' for a command's flags.
@@ -61,6 +62,8 @@ func main() {
 		err = runModel(args)
 	case "check-config":
 		err = runCheckConfig(args)
+	case "devices":
+		err = runDevices(args)
 	case "version", "-version", "--version":
 		fmt.Println("edged", version())
 	case "help", "-h", "-help", "--help":

@@ -123,7 +123,7 @@ func replayOne(ctx context.Context, path string, opts capture.FileOptions, cfg p
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	bar := progress.Start(os.Stderr, path, func() (done, total int64) {
-		return int64(src.Stats().Delivered), recordingSamples(src)
+		return int64(src.Stats().Delivered), src.Info().TotalSamples
 	})
 	err = p.Run(ctx)
 	bar.Stop()
@@ -131,14 +131,6 @@ func replayOne(ctx context.Context, path string, opts capture.FileOptions, cfg p
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return ctx.Err()
-}
-
-// recordingSamples is the recording's length when the source knows it, else 0.
-func recordingSamples(src capture.Source) int64 {
-	if r, ok := src.(interface{ Recording() capture.Recording }); ok {
-		return r.Recording().Samples
-	}
-	return 0
 }
 
 // loadModel loads a model file, or the embedded reference model when path is empty.

@@ -169,3 +169,26 @@ http: {listen: %s}
 		t.Errorf("readyz %d after the source resumed", code)
 	}
 }
+
+// Ensure a daemon configured for a dongle that is not there keeps running, reports
+// not-ready with the reason, and keeps retrying.
+func TestE2EDaemonWithoutDongle(t *testing.T) {
+	addr := freeAddr(t)
+	d := startDaemon(t, fmt.Sprintf("receiver_id: rx-nodongle\nstate_dir: %s\nsource: {kind: rtlsdr}\nhttp: {listen: %s}\n", t.TempDir(), addr))
+	eventually(t, 30*time.Second, "readyz answering 503", func() bool {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 503
+	})
+	eventually(t, 30*time.Second, "retries logged", func() bool {
+		return strings.Count(d.stderr.String(), "no RTL-SDR device found") >= 2
+	})
+	select {
+	case err := <-d.done:
+		t.Fatalf("edged exited without a dongle: %v", err)
+	default:
+	}
+}

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -63,7 +64,14 @@ func openSource(cfg configs.Config, runtimeDir string, log *slog.Logger) (captur
 			}
 			rc.Index = idx
 		}
-		return capture.OpenRTLSDR(rc, log)
+		// A dongle that stops delivering without an error (rtl_433 #1662) is closed and
+		// reopened with backoff by the supervisor; a missing one is retried the same way.
+		return capture.Supervise(func(ctx context.Context) (capture.Source, error) {
+			return capture.OpenRTLSDR(rc, log)
+		}, capture.SuperviseConfig{
+			Info:         capture.Info{Name: "rtlsdr:" + sc.RTLSDR.Device, CenterFreqHz: tun.CenterFreqHz, SampleRateHz: tun.SampleRateHz, Live: true},
+			StallTimeout: stall,
+		}, log), nil
 	}
 	return nil, fmt.Errorf("source.kind: %q: want file, rtl_tcp or rtlsdr", sc.Kind)
 }
