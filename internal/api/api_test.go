@@ -62,8 +62,14 @@ func TestPredictJSONBeaconDThenCacheHit(t *testing.T) {
 	}
 	// cache_enabled false neither reads nor writes the cache.
 	off := append([]byte(`{"cache_enabled":false,`), body[1:]...)
-	if r := e.do(t, "POST", "/api/v1/predict", "application/json", off); r.status != 200 || r.header.Get("X-Edged-Cache") != "off" {
-		t.Errorf("cache_enabled false: status %d cache %q", r.status, r.header.Get("X-Edged-Cache"))
+	for range 2 {
+		if r := e.do(t, "POST", "/api/v1/predict", "application/json", off); r.status != 200 || r.header.Get("X-Edged-Cache") != "off" {
+			t.Errorf("cache_enabled false: status %d cache %q", r.status, r.header.Get("X-Edged-Cache"))
+		}
+	}
+	// The same body with another query is another input.
+	if r := e.do(t, "POST", "/api/v1/predict?center_freq=433.92M", "application/json", body); r.header.Get("X-Edged-Cache") != "miss" {
+		t.Errorf("other query: status %d cache %q", r.status, r.header.Get("X-Edged-Cache"))
 	}
 }
 

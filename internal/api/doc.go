@@ -50,7 +50,9 @@
 // "json"). A hit returns the stored body byte for byte, including its original
 // properties.time; the X-Edged-Cache response header says hit, miss or off. Writes go to
 // bbolt in the background so that a miss does not wait for an fsync; an answer waiting to
-// be written is already served from memory.
+// be written is already served from memory. A JSON body seen before (the same bytes, query
+// and model) is recognised by a seeded 128-bit hash of its bytes and answered without
+// decoding its numbers again.
 //
 // # Caveats
 //

@@ -27,6 +27,9 @@ type input struct {
 	centerHz float64
 	raw      []byte // the body, for raw formats: hashed into the cache key as is
 	useCache bool
+	alias    [2]uint64 // of a JSON body (see aliases), when hasAlias
+	hasAlias bool
+	cached   []byte // the answer, when the alias found it: nothing else is set
 }
 
 // hashInto writes the input's identity (see the package doc) into h.

@@ -99,7 +99,14 @@ func (s *Server) predictOne(ctx context.Context, in *input) (answer, error) {
 	if err != nil {
 		return answer{}, err
 	}
+	if in.cached != nil { // found by its alias
+		s.metrics.cacheHits.Inc()
+		return answer{body: in.cached, cache: "hit"}, nil
+	}
 	key := cacheKey(in, k.model)
+	if in.hasAlias && in.useCache {
+		s.aliases.put(in.alias, key)
+	}
 	state := "off"
 	if s.cache != nil && in.useCache {
 		b, ok, err := s.cache.get(key)
@@ -287,6 +294,22 @@ func (s *Server) readPredict(w http.ResponseWriter, r *http.Request) (in *input,
 			release()
 			return nil, nop, err
 		}
+		var alias [2]uint64
+		if s.cache != nil {
+			k, err := s.kitFor()
+			if err != nil {
+				release()
+				done()
+				return nil, nop, err
+			}
+			alias = s.aliases.of(k.model, r.URL.RawQuery, body)
+			if key, ok := s.aliases.get(alias); ok {
+				if b, ok, _ := s.cache.get(key); ok {
+					release()
+					return &input{cached: b}, done, nil
+				}
+			}
+		}
 		req, err := parsePredict(body)
 		release() // the samples are decoded: the body is no longer needed
 		if err != nil {
@@ -294,6 +317,9 @@ func (s *Server) readPredict(w http.ResponseWriter, r *http.Request) (in *input,
 			return nil, nop, err
 		}
 		in, err := s.jsonInput(req, "iq_data", p, req.cacheEnabled)
+		if err == nil && s.cache != nil {
+			in.alias, in.hasAlias = alias, true
+		}
 		return in, done, err
 	}
 	return nil, nop, errf(http.StatusUnsupportedMediaType, codeUnsupportedMedia,

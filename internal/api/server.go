@@ -29,6 +29,7 @@ type Server struct {
 	slots   chan struct{}       // one per /api/ request being served
 	work    chan struct{}       // one per CPU: parsing and computing, in arrival order
 	cache   *cache              // nil without a store
+	aliases *aliases            // JSON bodies seen before → cache keys
 	kit     atomic.Pointer[kit] // preprocessing for the active model
 	kitMu   sync.Mutex
 	now     func() time.Time
@@ -78,6 +79,7 @@ func New(cfg Config, deps Deps, log *slog.Logger) (*Server, error) {
 	}
 	if deps.DB != nil {
 		s.cache = newCache(deps.DB, cfg.CacheTTL, log)
+		s.aliases = newAliases()
 	}
 	s.handler = s.routes()
 	return s, nil
