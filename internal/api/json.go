@@ -274,8 +274,9 @@ func (p *jscan) iq(field string) (samples []complex64, set bool, err error) {
 		return nil, false, badField(field, "want an array of [i, q] pairs")
 	}
 	p.pos++
-	// A pair takes at least 6 bytes ("[0,0],"): size the slice for the rest of the body.
-	out := make([]complex64, 0, (len(p.b)-p.pos)/6+1)
+	// A pair takes at least 6 bytes ("[0,0],"), so the rest of the body bounds the count;
+	// but a batch holds many arrays, so start no larger than a common request and grow.
+	out := make([]complex64, 0, min((len(p.b)-p.pos)/6+1, 4096))
 	if p.ws(); p.eat(']') {
 		return out, true, nil
 	}

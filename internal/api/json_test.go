@@ -2,6 +2,7 @@ package api
 
 import (
 	"math"
+	"runtime"
 	"strconv"
 	"testing"
 )
@@ -36,4 +37,23 @@ func FuzzParseFloat(f *testing.F) {
 			t.Fatalf("%s: got %v (%v), strconv %v (%v)", s, got, err, want, werr)
 		}
 	})
+}
+
+// Ensure a full batch decodes in memory proportional to its body, not to items × body.
+func TestParseBatchMemory(t *testing.T) {
+	items := make([]string, MaxBatchItems)
+	for i := range items {
+		items[i] = batchItemJSON(strconv.Itoa(i), burst(2048, 250e3, 0, uint64(i)))
+	}
+	body := batchBody(items...)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	got, _, err := parseBatch(body)
+	runtime.ReadMemStats(&after)
+	if err != nil || len(got) != MaxBatchItems || len(got[99].samples) != 2048 {
+		t.Fatalf("%d items, err %v", len(got), err)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 4*uint64(len(body)) {
+		t.Errorf("decoding a %d-byte batch allocated %d bytes", len(body), alloc)
+	}
 }
