@@ -36,10 +36,13 @@ check:
 e2e: deps
 	$(GO) test -race -tags '$(TAGS)' -run 'TestE2E' -v ./cmd/edged/
 
-bench: deps
+# Go benchmarks (medians: run benchstat on build/bench.txt), the spectrogram against a C FFTW
+# reference, and a 2.4 MS/s replay through the whole daemon with bbolt and MQTT.
+bench: build
 	@mkdir -p build
-	$(GO) test -tags '$(TAGS)' -run '^$$' -bench . -benchmem -count 5 ./capture/ ./infer/... ./store/ ./internal/pipeline/ | tee build/bench.txt
+	$(GO) test -tags '$(TAGS)' -run '^$$' -bench . -benchmem -count 3 ./capture/ ./infer/... ./store/ ./uplink/ ./internal/pipeline/ | tee build/bench.txt
 	@bench/run.sh
+	@scripts/bench-replay.sh
 
 loadtest: deps
 	$(GO) run -tags '$(TAGS)' ./internal/cmd/loadtest -clients 100 -duration 10s -fresh 1
