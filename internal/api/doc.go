@@ -30,9 +30,11 @@
 // ?format=cu8|cs8|cs16|cf32 and ?sample_rate=250k both required) or Heimdall's JSON
 // (Content-Type application/json, {"iq_data": [[i,q],…]} with i and q floats in full
 // scale ±1; the sample rate is the model contract's unless ?sample_rate= is given).
-// An optional ?center_freq=433.92M is copied into the fix. A batch takes the same
-// ?sample_rate= and ?center_freq= for all its items; a bad item fails alone (its entry has
-// an error instead of a fix) and the batch answers 200 unless the body itself is bad. The samples are shifted and
+// I and q must lie within ±1e9. An optional ?center_freq=433.92M is copied into the fix.
+// Heimdall's session_id is accepted and ignored; "cache_enabled": false bypasses the cache.
+// A batch takes the same ?sample_rate= and ?center_freq= for all its items; a bad item
+// fails alone (its entry has an error instead of a fix) and the batch answers 200 unless
+// the body itself is bad. The samples are shifted and
 // resampled to the contract's rate and cut into windows of the contract's window length;
 // the last partial window, and so an input shorter than one window, is zero-padded to a
 // whole window. Every window runs through the model; the answer is the fix of the window
@@ -58,5 +60,11 @@
 //
 // Concurrency is bounded by Config.MaxConcurrent over the /api/ routes (a batch counts as
 // one); a request that finds every slot taken waits up to Config.QueueWait and then gets
-// 503 with Retry-After. The probes and /metrics are never queued.
+// 503 with Retry-After. The probes and /metrics are never queued. Inside that bound,
+// decoding and computing run one request per CPU in arrival order, never while waiting on
+// the network; this keeps latency tight without changing throughput. A batch's items run
+// concurrently up to Config.BatchConcurrency.
+//
+// ModelManager errors wrapping ErrNoRollback or ErrBusy answer 409; other failures of a
+// reload or rollback answer 503 with the error's text.
 package api
