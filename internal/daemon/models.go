@@ -283,9 +283,13 @@ func (mm *modelManager) Reload(ctx context.Context) error {
 
 func (mm *modelManager) Rollback(ctx context.Context) error {
 	if mm.syncer == nil {
-		return errors.New("rollback needs MLflow sync: no earlier version is installed")
+		return fmt.Errorf("%w: rollback needs MLflow sync; no earlier version is installed", api.ErrNoRollback)
 	}
-	return mm.syncer.Rollback(ctx)
+	err := mm.syncer.Rollback(ctx)
+	if errors.Is(err, modelsync.ErrNoPrevious) {
+		return fmt.Errorf("%w: %w", api.ErrNoRollback, err)
+	}
+	return err
 }
 
 // newStoreCollector exports the store's size, outbox depth and drops.
