@@ -58,6 +58,12 @@ type Frontend struct {
 	dcBins   []int     // FFT bins left out of Measure: the capture centre's bin and neighbours
 	// fusedSpec: accumulate also writes f.spec (complex input, single precision, power).
 	fusedSpec bool
+	// winPow[k] is |FFT(w)[k]|², the spectrum of a frame of ones (fused path only): a frame of
+	// one repeated value v transforms to v·FFT(w), so its power needs no FFT. Zero-padded
+	// inputs (the predict API pads short requests to a window) are mostly such frames.
+	winPow    []float32
+	winPowSum float32   // Σ_k winPow[k] outside dcBins
+	constP    []float32 // |X[k]|² of the window's constant tail frames
 }
 
 // NewFrontend builds the feature extractor for one window of p.WindowSamples samples at
@@ -125,6 +131,18 @@ func NewFrontend(p Params) (*Frontend, error) {
 	f.fusedSpec = !s.magnitude && !double && st.Spectrum == "power"
 	f.acc = make([]float32, s.nfft)
 	f.sel = make([]float64, 0, s.nfft)
+	if f.fusedSpec {
+		ones := make([]complex64, s.nfft)
+		for i := range ones {
+			ones[i] = 1
+		}
+		f.winPow = make([]float32, s.nfft)
+		f.constP = make([]float32, s.nfft)
+		f.winPowSum = f.fft.frame(ones, f.win2, 0, f.winPow, nil, 1)
+		for _, k := range f.dcBins {
+			f.winPowSum -= f.winPow[k]
+		}
+	}
 	padded := p.WindowSamples + 2*s.padEach + s.padTail
 	if s.padEach > 0 || s.padTail > 0 {
 		f.csig = make([]complex64, padded)
@@ -178,11 +196,24 @@ func (f *Frontend) Features(window []complex64, dst []float32) (Measure, error) 
 		csig, dc = f.csig, 0
 	}
 	clear(f.acc)
+	// Frames inside a constant tail (zero padding) all have one spectrum: compute it once.
+	tail := len(csig)
+	if f.winPow != nil {
+		tail = constantTail(csig)
+	}
+	var constFrames int
+	var constPw float64
 	var loudest float64 // power of the loudest frame
 	for t := range s.stftFrames {
 		off := t * s.hop
 		var pw float64
 		switch {
+		case f.winPow != nil && off >= tail:
+			if constFrames == 0 {
+				constPw = f.constantFrame(csig[off] - dc)
+			}
+			pw = constPw
+			constFrames++
 		case s.magnitude:
 			f.frameMagnitude(f.rsig[off : off+s.nfft])
 			pw = f.accumulate(f.mfft, csig[off:off+s.nfft], dc)
@@ -197,6 +228,12 @@ func (f *Frontend) Features(window []complex64, dst []float32) (Measure, error) 
 		}
 		loudest = max(loudest, pw)
 		f.applyFilterbank(t)
+	}
+	if constFrames > 0 {
+		m := float32(constFrames)
+		for k, p := range f.constP {
+			f.acc[k] += m * p
+		}
 	}
 	f.logAndNormalize()
 	f.fitFrames(dst)
@@ -223,6 +260,31 @@ func (f *Frontend) accumulate(ft *fft, frame []complex64, dc complex64) float64 
 		sum -= real(v)*real(v) + imag(v)*imag(v)
 	}
 	return float64(max(sum, 0))
+}
+
+// constantTail returns where the run of identical samples that ends x starts.
+func constantTail(x []complex64) int {
+	if len(x) == 0 {
+		return 0
+	}
+	last, i := x[len(x)-1], len(x)-1
+	for i > 0 && x[i-1] == last {
+		i--
+	}
+	return i
+}
+
+// constantFrame is accumulate for a frame whose samples (minus dc) all equal v, except
+// that it leaves its |X[k]|² in f.constP for the caller to add to f.acc once per such frame.
+func (f *Frontend) constantFrame(v complex64) float64 {
+	a := real(v)*real(v) + imag(v)*imag(v)
+	sc2 := f.scale * f.scale
+	for k, w := range f.winPow {
+		p := a * w
+		f.constP[k] = p
+		f.spec[k] = p * sc2
+	}
+	return float64(max(a*f.winPowSum, 0))
 }
 
 // accumulate64 is accumulate in double precision (STFT.Precision "float64").
