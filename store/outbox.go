@@ -116,8 +116,22 @@ const cacheSweepEvery = 1024
 // CachePut stores val under key for ttl (Options.CacheTTL when ttl is 0). Expiry is
 // checked on read; expired entries are deleted by a sweep every 1024 puts.
 func (db *DB) CachePut(key, val []byte, ttl time.Duration) error {
-	if len(key) == 0 || len(key) > bolt.MaxKeySize {
-		return fmt.Errorf("store: cache key length %d: %w", len(key), ErrInvalidArgument)
+	return db.CachePutMany(ttl, CacheEntry{Key: key, Val: val})
+}
+
+// CacheEntry is one answer for CachePutMany.
+type CacheEntry struct {
+	Key, Val []byte
+}
+
+// CachePutMany stores several answers in one transaction (one fsync), with the same ttl
+// rules as CachePut. A writer that queues answers uses it to keep disk syncs off the
+// request path's throughput.
+func (db *DB) CachePutMany(ttl time.Duration, entries ...CacheEntry) error {
+	for _, e := range entries {
+		if len(e.Key) == 0 || len(e.Key) > bolt.MaxKeySize {
+			return fmt.Errorf("store: cache key length %d: %w", len(e.Key), ErrInvalidArgument)
+		}
 	}
 	if ttl < 0 {
 		return fmt.Errorf("store: cache ttl %v: %w", ttl, ErrInvalidArgument)
@@ -126,7 +140,11 @@ func (db *DB) CachePut(key, val []byte, ttl time.Duration) error {
 		ttl = db.opts.CacheTTL
 	}
 	now := db.now()
-	sweep := db.cachePuts.Add(1)%cacheSweepEvery == 0
+	// Sweep expired answers whenever the running count of puts crosses a multiple of
+	// cacheSweepEvery.
+	n := uint64(len(entries))
+	after := db.cachePuts.Add(n)
+	sweep := (after-n)/cacheSweepEvery != after/cacheSweepEvery
 	err := db.bolt.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketCache)
 		if sweep {
@@ -143,8 +161,13 @@ func (db *DB) CachePut(key, val []byte, ttl time.Duration) error {
 				}
 			}
 		}
-		v := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(val)), uint64(now.Add(ttl).UnixNano()))
-		return b.Put(append([]byte{}, key...), append(v, val...))
+		for _, e := range entries {
+			v := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(e.Val)), uint64(now.Add(ttl).UnixNano()))
+			if err := b.Put(append([]byte{}, e.Key...), append(v, e.Val...)); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("store: cache put: %w", err)

@@ -454,3 +454,24 @@ func TestCommitBatchedConcurrent(t *testing.T) {
 		t.Fatalf("OutboxLen = %d", n)
 	}
 }
+
+// Ensure CachePutMany stores every answer in one call and each reads back with its value.
+func TestCachePutMany(t *testing.T) {
+	db := openTest(t, Options{}, nil)
+	var entries []CacheEntry
+	for i := range 100 {
+		entries = append(entries, CacheEntry{Key: []byte(fmt.Sprintf("key-%03d", i)), Val: []byte(fmt.Sprintf("answer %d", i))})
+	}
+	if err := db.CachePutMany(time.Hour, entries...); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		got, ok, err := db.CacheGet(e.Key)
+		if err != nil || !ok || string(got) != string(e.Val) {
+			t.Fatalf("%s: %q %v %v", e.Key, got, ok, err)
+		}
+	}
+	if err := db.CachePutMany(time.Hour, CacheEntry{Key: nil, Val: []byte("x")}); !errors.Is(err, ErrInvalidArgument) {
+		t.Errorf("empty key: %v", err)
+	}
+}

@@ -69,16 +69,38 @@ func (c *cache) put(key [32]byte, val []byte) {
 	}
 }
 
-// writer writes queued answers to bbolt until close.
+// writer writes queued answers to bbolt until close, as many as are queued in one
+// transaction: one fsync per batch instead of per answer.
 func (c *cache) writer() {
 	defer close(c.done)
+	batch := make([]cacheEntry, 0, 64)
+	entries := make([]store.CacheEntry, 0, 64)
 	for e := range c.queue {
-		err := c.db.CachePut(e.key[:], e.val, c.ttl)
+		batch = append(batch[:0], e)
+	drain:
+		for len(batch) < cap(batch) {
+			select {
+			case more, ok := <-c.queue:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, more)
+			default:
+				break drain
+			}
+		}
+		entries = entries[:0]
+		for i := range batch {
+			entries = append(entries, store.CacheEntry{Key: batch[i].key[:], Val: batch[i].val})
+		}
+		err := c.db.CachePutMany(c.ttl, entries...)
 		c.mu.Lock()
-		delete(c.pending, e.key) // now in bbolt (or failed): gets read it from there
+		for _, b := range batch {
+			delete(c.pending, b.key) // now in bbolt (or failed): gets read it from there
+		}
 		c.mu.Unlock()
 		if err != nil {
-			c.log.Warn("api: cache write failed", "err", err)
+			c.log.Warn("api: cache write failed", "answers", len(batch), "err", err)
 		}
 	}
 }
