@@ -371,7 +371,7 @@ func (m Model) LoadContract() (*infer.Contract, error) {
 	if m.ContractFile == "" {
 		return nil, nil
 	}
-	data, err := os.ReadFile(m.ContractFile)
+	data, err := readSmallFile(m.ContractFile, 1<<20)
 	if err != nil {
 		return nil, err
 	}
@@ -393,4 +393,25 @@ func (c Config) ResolvedStateDir() string {
 		return d
 	}
 	return "/var/lib/edged"
+}
+
+// readSmallFile reads a regular file of at most limit bytes: a contract named by mistake as
+// a device or a huge file is an error, not a hang.
+func readSmallFile(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", path)
+	}
+	if fi.Size() > limit {
+		return nil, fmt.Errorf("%s: %d bytes, more than %d", path, fi.Size(), limit)
+	}
+	return io.ReadAll(io.LimitReader(f, limit))
 }
