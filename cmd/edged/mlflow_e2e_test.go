@@ -175,3 +175,58 @@ mlflow: {tracking_uri: %s, model_name: edged-beacon, alias: champion, interval_s
 		return strings.Contains(string(b), `"version":"3"`) && strings.Contains(string(b), `"edged-beacon"`)
 	})
 }
+
+// Ensure the offline model commands work on the state directory with the daemon stopped:
+// sync installs and records the followed version, list shows it, rollback and activate move
+// the record, and a bad version is refused.
+func TestE2EModelCommands(t *testing.T) {
+	fake := mlflowtest.New(t)
+	v1 := fake.AddVersion("edged-beacon", mlflowtest.Version{Files: modelFiles()})
+	fake.SetAlias("edged-beacon", "champion", v1)
+	conf := filepath.Join(t.TempDir(), "edged.yaml")
+	os.WriteFile(conf, []byte(fmt.Sprintf("state_dir: %s\nmlflow: {tracking_uri: %s, model_name: edged-beacon, alias: champion}\n", t.TempDir(), fake.URL)), 0o644)
+	run := func(cmd string, args ...string) string {
+		t.Helper()
+		out, stderr, err := edged(t, append([]string{"model", cmd, "-config", conf}, args...)...)
+		if err != nil {
+			t.Fatalf("model %v: %v\n%s", args, err, stderr)
+		}
+		return out
+	}
+	if out := run("sync"); !strings.Contains(out, "version 1") {
+		t.Errorf("sync: %s", out)
+	}
+	v2 := fake.AddVersion("edged-beacon", mlflowtest.Version{Files: modelFiles(), Layout: mlflowtest.Layout3x})
+	fake.SetAlias("edged-beacon", "champion", v2)
+	if out := run("sync"); !strings.Contains(out, "version 2") {
+		t.Errorf("second sync: %s", out)
+	}
+	// active returns the versions `model list` shows, the active one marked with *.
+	active := func() string {
+		var vs []string
+		for _, line := range strings.Split(run("list"), "\n")[1:] {
+			f := strings.Fields(line)
+			switch {
+			case len(f) == 5 && f[0] == "*":
+				vs = append(vs, "*"+f[2])
+			case len(f) == 4:
+				vs = append(vs, f[1])
+			}
+		}
+		return strings.Join(vs, " ")
+	}
+	if got := active(); got != "1 *2" {
+		t.Errorf("list after two syncs: %q, want \"1 *2\"", got)
+	}
+	run("rollback")
+	if got := active(); got != "*1 2" {
+		t.Errorf("list after rollback: %q", got)
+	}
+	run("activate", "2")
+	if got := active(); got != "1 *2" {
+		t.Errorf("list after activate 2: %q", got)
+	}
+	if _, stderr, err := edged(t, "model", "activate", "-config", conf, "9"); err == nil || !strings.Contains(stderr, "9") {
+		t.Errorf("activate 9: %v %s", err, stderr)
+	}
+}
