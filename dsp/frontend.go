@@ -209,11 +209,12 @@ func (f *Frontend) Features(window []complex64, dst []float32) (Measure, error) 
 		var pw float64
 		switch {
 		case f.winPow != nil && off >= tail:
-			if constFrames == 0 {
-				constPw = f.constantFrame(csig[off] - dc)
-			}
-			pw = constPw
 			constFrames++
+			if constFrames > 1 {
+				continue // same column as the first constant frame: filled in after the loop
+			}
+			constPw = f.constantFrame(csig[off] - dc)
+			pw = constPw
 		case s.magnitude:
 			f.frameMagnitude(f.rsig[off : off+s.nfft])
 			pw = f.accumulate(f.mfft, csig[off:off+s.nfft], dc)
@@ -229,13 +230,22 @@ func (f *Frontend) Features(window []complex64, dst []float32) (Measure, error) 
 		loudest = max(loudest, pw)
 		f.applyFilterbank(t)
 	}
+	constFrom := s.stftFrames
 	if constFrames > 0 {
 		m := float32(constFrames)
 		for k, p := range f.constP {
 			f.acc[k] += m * p
 		}
+		constFrom = s.stftFrames - constFrames
+		T := s.stftFrames
+		for r := 0; r < len(f.feat)/T; r++ {
+			row := f.feat[r*T : (r+1)*T]
+			for t := constFrom + 1; t < T; t++ {
+				row[t] = row[constFrom]
+			}
+		}
 	}
-	f.logAndNormalize()
+	f.logAndNormalize(constFrom)
 	f.fitFrames(dst)
 	m := f.measure(loudest)
 	runtime.KeepAlive(f) // the FFT buffers are C memory freed by f's cleanup
@@ -405,14 +415,27 @@ type fbRun struct {
 }
 
 // logAndNormalize applies Log and Normalize to f.feat in place.
-func (f *Frontend) logAndNormalize() {
+func (f *Frontend) logAndNormalize(constFrom int) {
 	p := f.s.p
 	eps := p.Log.Epsilon
+	scale := 0.0
 	switch p.Log.Kind {
 	case "ln":
-		logScaled(f.feat, eps, 1)
+		scale = 1
 	case "db":
-		logScaled(f.feat, eps, 10/math.Ln10)
+		scale = 10 / math.Ln10
+	}
+	if scale != 0 {
+		// Columns from constFrom on are one constant frame repeated: log it once per row.
+		T := f.s.stftFrames
+		for r := 0; r < len(f.feat)/T; r++ {
+			row := f.feat[r*T : (r+1)*T]
+			n := min(constFrom+1, T)
+			logScaled(row[:n], eps, scale)
+			for t := n; t < T; t++ {
+				row[t] = row[constFrom]
+			}
+		}
 	}
 	var mean, std float64
 	switch p.Normalize.Kind {
