@@ -347,15 +347,20 @@ func (p *jscan) fastSample() (float32, bool) {
 	if i >= len(b) {
 		return 0, false
 	}
+	// Digits accumulate without branching on leading zeros; at most 19 of them cannot
+	// overflow uint64, and a mantissa below 2⁵³ converts exactly, so one multiplication or
+	// division by an exact power of ten rounds correctly (Clinger's fast path).
 	var mant uint64
-	sig, exp := 0, 0
+	digits, exp := 0, 0
 	switch c := b[i]; {
 	case c == '0':
 		i++
 	case c >= '1' && c <= '9':
+		start := i
 		for ; i < len(b) && b[i]-'0' <= 9; i++ {
-			mant, sig = mant*10+uint64(b[i]-'0'), sig+1
+			mant = mant*10 + uint64(b[i]-'0')
 		}
+		digits = i - start
 	default:
 		return 0, false
 	}
@@ -363,14 +368,13 @@ func (p *jscan) fastSample() (float32, bool) {
 		i++
 		first := i
 		for ; i < len(b) && b[i]-'0' <= 9; i++ {
-			if d := b[i] - '0'; mant != 0 || d != 0 {
-				mant, sig = mant*10+uint64(d), sig+1
-			}
-			exp--
+			mant = mant*10 + uint64(b[i]-'0')
 		}
 		if i == first {
 			return 0, false
 		}
+		digits += i - first
+		exp -= i - first
 	}
 	if i < len(b) && b[i]|0x20 == 'e' {
 		i++
@@ -390,7 +394,7 @@ func (p *jscan) fastSample() (float32, bool) {
 		}
 		exp += e
 	}
-	if sig > 15 || exp < -22 || exp > 22 {
+	if digits > 19 || mant >= 1<<53 || exp < -22 || exp > 22 {
 		return 0, false
 	}
 	f := float64(mant)

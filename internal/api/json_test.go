@@ -4,6 +4,7 @@ import (
 	"math"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -56,4 +57,23 @@ func TestParseBatchMemory(t *testing.T) {
 	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 4*uint64(len(body)) {
 		t.Errorf("decoding a %d-byte batch allocated %d bytes", len(body), alloc)
 	}
+}
+
+// FuzzFastSample: whenever the fast path takes a number, it agrees bit for bit with
+// strconv's float64 rounded to float32, which is what the slow path computes.
+func FuzzFastSample(f *testing.F) {
+	for _, s := range []string{"0.49999237", "-0.000123", "1234567890123456789", "0.49966976e-3", "7", "-0", "9007199254740993"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p := &jscan{b: []byte(s)}
+		got, ok := p.fastSample()
+		if !ok || p.pos != len(s) {
+			return
+		}
+		want, err := strconv.ParseFloat(strings.TrimLeft(s, " \t\r\n"), 64) // JSON whitespace is skipped
+		if err != nil || math.Float32bits(got) != math.Float32bits(float32(want)) {
+			t.Fatalf("%q: fast %v, strconv %v (%v)", s, got, want, err)
+		}
+	})
 }
