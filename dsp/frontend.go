@@ -591,20 +591,7 @@ func extend(dst, x []complex64, dc complex64, pad int, boundary string) {
 	for i, v := range x {
 		body[i] = v - dc
 	}
-	clear(dst[pad+n:])
-	for i := 1; i <= pad; i++ {
-		var l, r complex64
-		switch boundary {
-		case "even":
-			l, r = body[i], body[n-1-i]
-		case "odd":
-			l, r = 2*body[0]-body[i], 2*body[n-1]-body[n-1-i]
-		case "constant":
-			l, r = body[0], body[n-1]
-		}
-		dst[pad-i] = l
-		dst[pad+n-1+i] = r
-	}
+	padEdges(dst, pad, n, boundary)
 }
 
 // magnitudeSignal writes |x−dc| into dst, extended like extend.
@@ -616,9 +603,16 @@ func magnitudeSignal(dst []float32, x []complex64, dc complex64, pad int, bounda
 		re, im := float64(real(v)), float64(imag(v))
 		body[i] = float32(math.Sqrt(re*re + im*im))
 	}
+	padEdges(dst, pad, n, boundary)
+}
+
+// padEdges fills the pad samples on each side of dst[pad:pad+n] as SciPy's stft boundary
+// option does ("zeros" leaves them zero), and zeroes the tail after the right pad.
+func padEdges[T float32 | complex64](dst []T, pad, n int, boundary string) {
+	body := dst[pad : pad+n]
 	clear(dst[pad+n:])
 	for i := 1; i <= pad; i++ {
-		var l, r float32
+		var l, r T
 		switch boundary {
 		case "even":
 			l, r = body[i], body[n-1-i]

@@ -95,7 +95,7 @@ func New(cfg configs.Config, opts Options, log *slog.Logger, lvl *slog.LevelVar)
 	}
 	d.reg.MustRegister(newStoreCollector(d.db))
 
-	if d.models, err = newModelManager(cfg, state, d.db, d.reg, log.With("stage", "infer")); err != nil {
+	if d.models, err = newModelManager(cfg, d.db, d.reg, log.With("stage", "infer")); err != nil {
 		d.db.Close()
 		return nil, err
 	}

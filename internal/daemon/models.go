@@ -43,7 +43,7 @@ type modelManager struct {
 	info       *prometheus.GaugeVec
 }
 
-func newModelManager(cfg configs.Config, stateDir string, db *store.DB, reg *prometheus.Registry, log *slog.Logger) (*modelManager, error) {
+func newModelManager(cfg configs.Config, db *store.DB, reg *prometheus.Registry, log *slog.Logger) (*modelManager, error) {
 	mm := &modelManager{log: log, cfg: cfg, metrics: pipeline.NewMetrics(reg)}
 	mm.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "edged_model_reloads_total",
