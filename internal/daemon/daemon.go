@@ -57,7 +57,6 @@ type Daemon struct {
 	pipe       atomic.Pointer[pipeline.Pipeline]
 	restart    chan struct{} // a model with other preprocessing needs a new pipeline
 	readyOnce  sync.Once
-	sourceUp   atomic.Bool
 	stallAfter time.Duration
 }
 
@@ -202,7 +201,6 @@ func (d *Daemon) runPipelines(ctx context.Context) error {
 			if errors.Is(err, capture.ErrBadConfig) || errors.Is(err, capture.ErrUnknownFormat) || errors.Is(err, capture.ErrUnsupportedFormat) {
 				return configErr(err)
 			}
-			d.sourceUp.Store(false)
 			d.log.Warn("source unavailable; retrying", "err", err, "retry_in", backoff)
 			if !sleep(ctx, backoff) {
 				break
@@ -230,7 +228,6 @@ func (d *Daemon) runPipelines(ctx context.Context) error {
 			}
 			continue
 		}
-		d.sourceUp.Store(false)
 		d.log.Error("pipeline stopped; restarting", "err", err, "retry_in", backoff)
 		if !sleep(ctx, backoff) {
 			break
@@ -290,9 +287,7 @@ func (d *Daemon) watchdog(ctx context.Context) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		healthy := d.sourceHealthy()
-		d.sourceUp.Store(healthy)
-		if healthy {
+		if d.sourceHealthy() {
 			d.readyOnce.Do(func() {
 				daemon.SdNotify(false, daemon.SdNotifyReady)
 				d.log.Info("ready")
