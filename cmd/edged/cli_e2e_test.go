@@ -107,3 +107,18 @@ func TestE2ENoDongle(t *testing.T) {
 		t.Errorf("stderr %q, want one line saying no RTL-SDR device found", stderr)
 	}
 }
+
+// Ensure the daemon given a recording it cannot read exits with EX_CONFIG and names it.
+func TestE2EDaemonBadRecording(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "edged.yaml")
+	os.WriteFile(conf, []byte("state_dir: "+dir+"\nsource:\n  file: {path: "+dir+"/nope_433.92M_250k.cu8}\nhttp: {listen: '127.0.0.1:0'}\n"), 0o644)
+	_, stderr, err := edged(t, "run", "-config", conf)
+	code := -1
+	if ee, ok := err.(interface{ ExitCode() int }); ok {
+		code = ee.ExitCode()
+	}
+	if code != 78 || !strings.Contains(stderr, "nope_433.92M_250k.cu8") {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+}

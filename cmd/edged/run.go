@@ -46,7 +46,13 @@ func runDaemon(args []string) error {
 		}
 	}()
 	log.Info("edged starting", "version", version(), "config", *path, "receiver_id", cfg.ReceiverID)
-	return d.Run(ctx)
+	if err := d.Run(ctx); err != nil {
+		if errors.As(err, new(daemon.ConfigError)) {
+			return configError{err}
+		}
+		return err
+	}
+	return nil
 }
 
 func runCheckConfig(args []string) error {

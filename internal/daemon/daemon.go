@@ -198,7 +198,9 @@ func (d *Daemon) runPipelines(ctx context.Context) error {
 		cfg := d.config()
 		src, err := openSource(cfg, os.Getenv("RUNTIME_DIRECTORY"), d.log.With("stage", "capture"))
 		if err != nil {
-			if errors.Is(err, capture.ErrBadConfig) || errors.Is(err, capture.ErrUnknownFormat) || errors.Is(err, capture.ErrUnsupportedFormat) {
+			// A recording that cannot be read will not get better by waiting, nor will a
+			// tuning the radio refuses: the operator has to change the config.
+			if cfg.Source.Kind == "file" || errors.Is(err, capture.ErrBadConfig) {
 				return configErr(err)
 			}
 			d.log.Warn("source unavailable; retrying", "err", err, "retry_in", backoff)
