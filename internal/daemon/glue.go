@@ -3,6 +3,7 @@ package daemon
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -13,14 +14,24 @@ import (
 	"github.com/heimdall/edged/uplink"
 )
 
-// uplinkConfig is the mqtt section with the top-level receiver id; a password file left as
-// the systemd credential default resolves through $CREDENTIALS_DIRECTORY.
+// credentialPath resolves a path written as $CREDENTIALS_DIRECTORY/NAME, where systemd's
+// LoadCredential= puts secrets, so the config need not hard-code the unit's name.
+func credentialPath(p string) string {
+	if rest, ok := strings.CutPrefix(p, "$CREDENTIALS_DIRECTORY/"); ok {
+		if dir := os.Getenv("CREDENTIALS_DIRECTORY"); dir != "" {
+			return filepath.Join(dir, rest)
+		}
+	}
+	return p
+}
+
+// uplinkConfig is the mqtt section with the top-level receiver id and credential paths
+// resolved.
 func uplinkConfig(cfg configs.Config) (uplink.Config, error) {
 	u := cfg.MQTT
 	u.ReceiverID = cfg.ReceiverID
-	if dir := os.Getenv("CREDENTIALS_DIRECTORY"); dir != "" && strings.HasPrefix(u.PasswordFile, "$CREDENTIALS_DIRECTORY/") {
-		u.PasswordFile = dir + strings.TrimPrefix(u.PasswordFile, "$CREDENTIALS_DIRECTORY")
-	}
+	u.PasswordFile = credentialPath(u.PasswordFile)
+	u.TLS.KeyFile = credentialPath(u.TLS.KeyFile)
 	return u, u.Validate()
 }
 
@@ -36,7 +47,7 @@ func (d *Daemon) apiConfig() (api.Config, error) {
 		ConfidenceLevel: cfg.Fix.ConfidenceLevel,
 	}
 	if cfg.HTTP.TokenFile != "" {
-		b, err := os.ReadFile(cfg.HTTP.TokenFile)
+		b, err := os.ReadFile(credentialPath(cfg.HTTP.TokenFile))
 		if err != nil {
 			return c, fmt.Errorf("http.token_file: %w", err)
 		}
