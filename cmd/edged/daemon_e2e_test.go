@@ -190,3 +190,37 @@ http: {listen: %s}
 		}
 	}
 }
+
+// Ensure `edged replay -mqtt` publishes every fix of a recording and returns once the
+// broker has them all.
+func TestE2EReplayToMQTT(t *testing.T) {
+	broker := mosquittotest.Start(t, mosquittotest.Options{})
+	dir := t.TempDir()
+	out, stderr, err := edged(t, "synth", "-beacon", "H", "-windows", "9", "-bursts", "odd", "-out", dir)
+	if err != nil {
+		t.Fatalf("synth: %v\n%s", err, stderr)
+	}
+	var mu sync.Mutex
+	got := map[string]bool{}
+	sub := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(broker.URL()).SetClientID("replay-sub"))
+	if tok := sub.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	defer sub.Disconnect(100)
+	sub.Subscribe("heimdall/rx-replay/fix", 1, func(_ mqtt.Client, m mqtt.Message) {
+		var f struct{ ID string }
+		json.Unmarshal(m.Payload(), &f)
+		mu.Lock()
+		got[f.ID] = true
+		mu.Unlock()
+	}).WaitTimeout(10 * time.Second)
+	if _, stderr, err := edged(t, "replay", "-receiver-id", "rx-replay", "-mqtt", broker.URL(), strings.TrimSpace(out)); err != nil {
+		t.Fatalf("replay: %v\n%s", err, stderr)
+	}
+	// replay returned after PUBACKs; the subscriber's copies may still be in flight.
+	eventually(t, 10*time.Second, "4 fixes at the subscriber", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got) == 4
+	})
+}

@@ -10,7 +10,9 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/heimdall/edged/capture"
 	"github.com/heimdall/edged/infer"
@@ -18,6 +20,7 @@ import (
 	"github.com/heimdall/edged/internal/progress"
 	"github.com/heimdall/edged/models/reference"
 	"github.com/heimdall/edged/store"
+	"github.com/heimdall/edged/uplink"
 )
 
 func runReplay(args []string) error {
@@ -34,6 +37,7 @@ func runReplay(args []string) error {
 	gate := fs.Float64("gate-snr-db", 10, "signal gate: windows below this SNR give no fix")
 	level := fs.Float64("confidence-level", 0.95, "probability inside each fix's ellipse")
 	pace := fs.Float64("pace", 0, "0 as fast as possible, 1 real time, N N× real time")
+	broker := fs.String("mqtt", "", "also publish fixes to this MQTT `URL` (tcp://host:1883), as the daemon does; waits for the broker to acknowledge them")
 	verbose := fs.Bool("v", false, "log at debug level")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -74,6 +78,15 @@ func runReplay(args []string) error {
 	engine := infer.NewEngine(model)
 	defer model.Close()
 
+	if *broker != "" && *dbPath == "" {
+		// MQTT publishes from the outbox, so it needs a store: a temporary one.
+		tmp, err := os.MkdirTemp("", "edged-replay")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		*dbPath = filepath.Join(tmp, "replay.db")
+	}
 	var db *store.DB
 	if *dbPath != "" {
 		if db, err = store.Open(*dbPath, store.Options{}, log); err != nil {
@@ -83,6 +96,15 @@ func runReplay(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	var notify func()
+	if *broker != "" {
+		up, err := startUplink(ctx, *broker, *receiver, db, log)
+		if err != nil {
+			return err
+		}
+		defer up.drain(ctx, log)
+		notify = up.mqtt.Notify
+	}
 
 	stdout := bufio.NewWriterSize(os.Stdout, 1<<16)
 	defer stdout.Flush()
@@ -94,7 +116,7 @@ func runReplay(args []string) error {
 	cfg := pipeline.Config{ReceiverID: *receiver, GateSNRDB: *gate, FeaturesOut: *featuresOut, Output: out,
 		Fix: infer.FixOptions{ConfidenceLevel: *level}}
 	for _, path := range fs.Args() {
-		if err := replayOne(ctx, path, opts, cfg, engine, db, log); err != nil {
+		if err := replayOne(ctx, path, opts, cfg, engine, db, notify, log); err != nil {
 			return err
 		}
 	}
@@ -108,7 +130,7 @@ func runReplay(args []string) error {
 	return nil
 }
 
-func replayOne(ctx context.Context, path string, opts capture.FileOptions, cfg pipeline.Config, engine *infer.Engine, db *store.DB, log *slog.Logger) error {
+func replayOne(ctx context.Context, path string, opts capture.FileOptions, cfg pipeline.Config, engine *infer.Engine, db *store.DB, notify func(), log *slog.Logger) error {
 	src, err := capture.OpenFile(path, opts)
 	if err != nil {
 		return err
@@ -118,7 +140,7 @@ func replayOne(ctx context.Context, path string, opts capture.FileOptions, cfg p
 	if db != nil {
 		committer = db
 	}
-	p, err := pipeline.New(cfg, src, engine, committer, nil, nil, log.With("source", src.Info().Name))
+	p, err := pipeline.New(cfg, src, engine, committer, notify, nil, log.With("source", src.Info().Name))
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
@@ -171,4 +193,57 @@ func (fn lineCollector) Write(p []byte) (int, error) {
 		p = p[i:]
 	}
 	return n, nil
+}
+
+// replayUplink publishes a replay's fixes as the daemon would.
+type replayUplink struct {
+	mqtt   *uplink.MQTT
+	db     *store.DB
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func startUplink(ctx context.Context, broker, receiver string, db *store.DB, log *slog.Logger) (*replayUplink, error) {
+	cfg := uplink.DefaultConfig()
+	cfg.Broker, cfg.ReceiverID = broker, receiver
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("-mqtt: %w", err)
+	}
+	m, err := uplink.New(cfg, db, log.With("stage", "uplink"))
+	if err != nil {
+		return nil, fmt.Errorf("-mqtt: %w", err)
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	u := &replayUplink{mqtt: m, db: db, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(u.done)
+		m.Run(runCtx)
+	}()
+	return u, nil
+}
+
+// drain waits until the broker has acknowledged every fix (or ctx ends), then disconnects,
+// publishing offline.
+func (u *replayUplink) drain(ctx context.Context, log *slog.Logger) {
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	said := false
+wait:
+	for {
+		n, _ := u.db.OutboxLen()
+		if n == 0 {
+			break
+		}
+		if !said && !u.mqtt.Connected() {
+			log.Warn("waiting for the broker to take the fixes (Ctrl-C stops; with -db they stay there)", "fixes", n)
+			said = true
+		}
+		select {
+		case <-ctx.Done():
+			break wait
+		case <-t.C:
+		}
+	}
+	u.cancel()
+	<-u.done
 }
