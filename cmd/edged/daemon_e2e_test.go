@@ -94,6 +94,20 @@ func (d *daemonUnderTest) stop(t *testing.T, limit time.Duration) {
 	}
 }
 
+// subscribe connects a QoS 1 subscriber to broker for topic, as an upstream consumer would,
+// and disconnects it when the test ends.
+func subscribe(t *testing.T, broker, clientID, topic string, fn mqtt.MessageHandler) {
+	t.Helper()
+	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(broker).SetClientID(clientID))
+	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("subscriber connect: %v", tok.Error())
+	}
+	t.Cleanup(func() { c.Disconnect(100) })
+	if tok := c.Subscribe(topic, 1, fn); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("subscribe %s: %v", topic, tok.Error())
+	}
+}
+
 // Ensure the daemon publishes every fix of a recording to heimdall/<receiver_id>/fix on a
 // real mosquitto, announces itself online and its model (retained), serves its probes, and
 // says offline when stopped.
@@ -111,12 +125,7 @@ func TestE2EDaemonMQTT(t *testing.T) {
 	var availability []string
 	var modelTopic []byte
 	got := make(chan struct{}, 64)
-	sub := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(broker.URL()).SetClientID("e2e-sub"))
-	if tok := sub.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		t.Fatalf("subscriber connect: %v", tok.Error())
-	}
-	defer sub.Disconnect(100)
-	tok := sub.Subscribe("heimdall/rx-e2e/#", 1, func(_ mqtt.Client, m mqtt.Message) {
+	subscribe(t, broker.URL(), "e2e-sub", "heimdall/rx-e2e/#", func(_ mqtt.Client, m mqtt.Message) {
 		mu.Lock()
 		defer mu.Unlock()
 		switch {
@@ -131,9 +140,6 @@ func TestE2EDaemonMQTT(t *testing.T) {
 		}
 		got <- struct{}{}
 	})
-	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		t.Fatalf("subscribe: %v", tok.Error())
-	}
 
 	httpAddr := freeAddr(t)
 	d := startDaemon(t, fmt.Sprintf(`
@@ -202,18 +208,13 @@ func TestE2EReplayToMQTT(t *testing.T) {
 	}
 	var mu sync.Mutex
 	got := map[string]bool{}
-	sub := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(broker.URL()).SetClientID("replay-sub"))
-	if tok := sub.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		t.Fatal(tok.Error())
-	}
-	defer sub.Disconnect(100)
-	sub.Subscribe("heimdall/rx-replay/fix", 1, func(_ mqtt.Client, m mqtt.Message) {
+	subscribe(t, broker.URL(), "replay-sub", "heimdall/rx-replay/fix", func(_ mqtt.Client, m mqtt.Message) {
 		var f struct{ ID string }
 		json.Unmarshal(m.Payload(), &f)
 		mu.Lock()
 		got[f.ID] = true
 		mu.Unlock()
-	}).WaitTimeout(10 * time.Second)
+	})
 	if _, stderr, err := edged(t, "replay", "-receiver-id", "rx-replay", "-mqtt", broker.URL(), strings.TrimSpace(out)); err != nil {
 		t.Fatalf("replay: %v\n%s", err, stderr)
 	}

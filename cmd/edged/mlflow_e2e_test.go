@@ -57,12 +57,7 @@ func TestE2EModelSyncFromMLflow(t *testing.T) {
 	var modelTopic string
 	fixVersions := map[string]int{}
 	changed := make(chan struct{}, 256)
-	sub := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(broker.URL()).SetClientID("sync-sub"))
-	if tok := sub.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		t.Fatal(tok.Error())
-	}
-	defer sub.Disconnect(100)
-	sub.Subscribe("heimdall/rx-sync/#", 1, func(_ mqtt.Client, m mqtt.Message) {
+	subscribe(t, broker.URL(), "sync-sub", "heimdall/rx-sync/#", func(_ mqtt.Client, m mqtt.Message) {
 		mu.Lock()
 		defer mu.Unlock()
 		var v struct {
@@ -83,7 +78,7 @@ func TestE2EModelSyncFromMLflow(t *testing.T) {
 		case changed <- struct{}{}:
 		default:
 		}
-	}).WaitTimeout(10 * time.Second)
+	})
 
 	waitUntil := func(what string, cond func() bool) {
 		t.Helper()

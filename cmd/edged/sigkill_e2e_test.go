@@ -30,18 +30,13 @@ func TestE2ESIGKILLLosesNoCommittedFix(t *testing.T) {
 
 	var mu sync.Mutex
 	delivered := map[string]bool{}
-	sub := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(broker.URL()).SetClientID("kill-sub"))
-	if tok := sub.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		t.Fatal(tok.Error())
-	}
-	defer sub.Disconnect(100)
-	sub.Subscribe("heimdall/rx-kill/fix", 1, func(_ mqtt.Client, m mqtt.Message) {
+	subscribe(t, broker.URL(), "kill-sub", "heimdall/rx-kill/fix", func(_ mqtt.Client, m mqtt.Message) {
 		var f struct{ ID string }
 		json.Unmarshal(m.Payload(), &f)
 		mu.Lock()
 		delivered[f.ID] = true
 		mu.Unlock()
-	}).WaitTimeout(10 * time.Second)
+	})
 
 	state, addr := filepath.Join(dir, "state"), freeAddr(t)
 	conf := fmt.Sprintf("receiver_id: rx-kill\nstate_dir: %s\nsource:\n  file: {path: %s, pace: 1, loop: false}\nfix: {print: none}\nmqtt: {broker: %s, reconnect_min_ms: 100}\nhttp: {listen: %s}\n",
