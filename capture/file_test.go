@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/cmplx"
 	"os"
 	"path/filepath"
 	"strings"
@@ -106,7 +107,7 @@ func TestOpenFile_RealRecordings(t *testing.T) {
 				t.Fatal(err)
 			}
 			for i := range want {
-				if want[i] != samples[i] && !(want[i] != want[i]) {
+				if want[i] != samples[i] && !cmplx.IsNaN(complex128(want[i])) { // cf32 recordings may hold NaN
 					t.Fatalf("sample %d = %v, want %v", i, samples[i], want[i])
 				}
 			}
