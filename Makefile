@@ -32,7 +32,7 @@ check:
 	  if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(GO) vet -tags '$(TAGS)' ./...
 
-# The end-to-end replay on its own (it also runs inside `make test`).
+# The end-to-end tests on their own (they also run inside `make test`): the built binary.
 e2e: deps
 	$(GO) test -race -tags '$(TAGS)' -run 'TestE2E' -v ./cmd/edged/
 
