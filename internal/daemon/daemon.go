@@ -21,10 +21,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/heimdall/edged/api"
 	"github.com/heimdall/edged/capture"
 	"github.com/heimdall/edged/configs"
 	"github.com/heimdall/edged/infer"
-	"github.com/heimdall/edged/internal/api"
 	"github.com/heimdall/edged/internal/pipeline"
 	"github.com/heimdall/edged/store"
 	"github.com/heimdall/edged/uplink"

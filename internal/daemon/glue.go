@@ -9,8 +9,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/heimdall/edged/api"
 	"github.com/heimdall/edged/configs"
-	"github.com/heimdall/edged/internal/api"
 	"github.com/heimdall/edged/uplink"
 )
 

@@ -12,11 +12,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/heimdall/edged/api"
 	"github.com/heimdall/edged/configs"
 	"github.com/heimdall/edged/dsp"
 	"github.com/heimdall/edged/infer"
 	"github.com/heimdall/edged/infer/modelsync"
-	"github.com/heimdall/edged/internal/api"
 	"github.com/heimdall/edged/internal/pipeline"
 	"github.com/heimdall/edged/models/reference"
 	"github.com/heimdall/edged/store"

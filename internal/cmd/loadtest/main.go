@@ -39,8 +39,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/heimdall/edged/api"
 	"github.com/heimdall/edged/infer"
-	"github.com/heimdall/edged/internal/api"
 	"github.com/heimdall/edged/models/reference"
 	"github.com/heimdall/edged/store"
 )
