@@ -92,16 +92,27 @@ func RouteFraction(id string) float64 {
 	return float64(h.Sum64()>>11) / (1 << 53)
 }
 
-// Predict runs every job and returns one result per job, in order.
+// Predict runs every job and returns one result per job, in order. It returns ErrNoModel
+// when the model it would run was closed and nothing replaced it, and ctx's error once ctx
+// ends.
 func (e *Engine) Predict(ctx context.Context, jobs []Job) ([]Result, error) {
+	r := e.cur.Load()
 	for {
-		res, err := e.predict(ctx, e.cur.Load(), jobs)
-		if errors.Is(err, ErrNoModel) {
-			// The routing we read was swapped out and closed under us: read it again. The
-			// new routing is stored before the old models close, so this terminates.
-			continue
+		if err := ctx.Err(); err != nil {
+			return nil, err
 		}
-		return res, err
+		res, err := e.predict(ctx, r, jobs)
+		if !errors.Is(err, ErrNoModel) {
+			return res, err
+		}
+		// Swap stores the new routing before it closes the old models, so a model closed
+		// under us has a successor to retry on. The same routing means the model was closed
+		// without one: retrying would spin.
+		next := e.cur.Load()
+		if next == r {
+			return nil, err
+		}
+		r = next
 	}
 }
 
