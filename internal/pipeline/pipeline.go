@@ -6,7 +6,9 @@
 //
 // Stages are goroutines joined by channels, built sink-first and stopped source-first: only
 // the reader watches ctx; every other stage ends when its input channel closes, after
-// finishing what it holds. So a cancelled run loses no window that was read.
+// finishing what it holds. So a cancelled run loses no window that was read. A stage that
+// fails for good (the sink cannot write fixes out) ends the run: it cancels the reader, and
+// no stage ever blocks sending to a stage that has returned.
 package pipeline
 
 import (
@@ -101,6 +103,10 @@ func (p *Pipeline) LastAdvance() time.Time {
 	return time.Unix(0, ns)
 }
 
+// errStopped ends the reader when the stage it feeds has returned; that stage's own error
+// is what Run reports.
+var errStopped = errors.New("pipeline: a downstream stage stopped")
+
 type window struct {
 	offset  uint64 // capture samples
 	seq     uint64
@@ -135,24 +141,37 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	jobs := make(chan gated, depth)
 	fixes := make(chan []infer.Feature, depth)
 
+	// Each consumer closes its gone channel when it returns, so its producer stops instead
+	// of blocking on a send nobody will take; a stage's failure cancels the reader.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	sinkGone, inferGone, featuresGone := make(chan struct{}), make(chan struct{}), make(chan struct{})
 	errc := make(chan error, 4)
-	go func() { errc <- p.sink(fixes) }()
-	go func() { errc <- p.infer(jobs, fixes) }()
-	go func() { errc <- p.features(fe, windows, freeWindows, jobs) }()
-	readErr := p.read(ctx, cond, windows, freeWindows)
+	stage := func(gone chan struct{}, run func() error) {
+		defer close(gone)
+		err := run()
+		if err != nil {
+			cancel(err)
+		}
+		errc <- err
+	}
+	go stage(sinkGone, func() error { return p.sink(fixes) })
+	go stage(inferGone, func() error { return p.infer(jobs, fixes, sinkGone) })
+	go stage(featuresGone, func() error { return p.features(fe, windows, freeWindows, jobs, inferGone) })
+	readErr := p.read(ctx, cond, windows, freeWindows, featuresGone)
 	var errs []error
 	for range 3 {
 		if err := <-errc; err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if readErr != nil && !errors.Is(readErr, io.EOF) && !errors.Is(readErr, context.Canceled) {
+	if readErr != nil && !errors.Is(readErr, io.EOF) && !errors.Is(readErr, context.Canceled) && !errors.Is(readErr, errStopped) {
 		errs = append([]error{readErr}, errs...)
 	}
 	return errors.Join(errs...)
 }
 
-func (p *Pipeline) read(ctx context.Context, cond *dsp.Conditioner, out chan<- *window, free chan *window) error {
+func (p *Pipeline) read(ctx context.Context, cond *dsp.Conditioner, out chan<- *window, free chan *window, gone <-chan struct{}) error {
 	defer close(out)
 	info := p.src.Info()
 	start := info.Start
@@ -181,6 +200,8 @@ func (p *Pipeline) read(ctx context.Context, cond *dsp.Conditioner, out chan<- *
 				case w = <-free:
 				case <-ctx.Done():
 					return ctx.Err()
+				case <-gone:
+					return errStopped
 				}
 				copy(w.samples, pending[:W])
 				w.seq = seq
@@ -188,7 +209,11 @@ func (p *Pipeline) read(ctx context.Context, cond *dsp.Conditioner, out chan<- *
 				w.offset = base + rel
 				w.time = start.Add(time.Duration(float64(rel) / info.SampleRateHz * float64(time.Second)))
 				seq++
-				out <- w
+				select {
+				case out <- w:
+				case <-gone:
+					return errStopped
+				}
 				pending = pending[:copy(pending, pending[W:])]
 			}
 		}
@@ -198,7 +223,7 @@ func (p *Pipeline) read(ctx context.Context, cond *dsp.Conditioner, out chan<- *
 	}
 }
 
-func (p *Pipeline) features(fe *dsp.Frontend, in <-chan *window, free chan<- *window, out chan<- gated) error {
+func (p *Pipeline) features(fe *dsp.Frontend, in <-chan *window, free chan<- *window, out chan<- gated, gone <-chan struct{}) error {
 	defer close(out)
 	info := p.src.Info()
 	rows, frames := fe.Shape()
@@ -230,7 +255,11 @@ func (p *Pipeline) features(fe *dsp.Frontend, in <-chan *window, free chan<- *wi
 		}
 		p.stats.Gated.Add(1)
 		p.m.gated()
-		out <- gated{w: iw, features: append([]float32(nil), buf...)}
+		select {
+		case out <- gated{w: iw, features: append([]float32(nil), buf...)}:
+		case <-gone:
+			return firstErr
+		}
 	}
 	return firstErr
 }
@@ -248,7 +277,7 @@ func (p *Pipeline) writeNPY(offset uint64, rows, frames int, data []float32) err
 	return f.Close()
 }
 
-func (p *Pipeline) infer(in <-chan gated, out chan<- []infer.Feature) error {
+func (p *Pipeline) infer(in <-chan gated, out chan<- []infer.Feature, gone <-chan struct{}) error {
 	defer close(out)
 	maxBatch := max(1, p.engine.Active().MaxBatch())
 	batch := make([]gated, 0, maxBatch)
@@ -299,7 +328,11 @@ func (p *Pipeline) infer(in <-chan gated, out chan<- []infer.Feature) error {
 			feats = append(feats, f)
 		}
 		if len(feats) > 0 {
-			out <- feats
+			select {
+			case out <- feats:
+			case <-gone:
+				return nil
+			}
 		}
 	}
 	return nil
@@ -337,8 +370,10 @@ func (p *Pipeline) sink(in <-chan []infer.Feature) error {
 		p.m.fixes(len(fixes))
 		if p.cfg.Output != nil {
 			for _, f := range fixes {
-				if _, err := fmt.Fprintf(p.cfg.Output, "%s\n", f.Body); err != nil && firstErr == nil {
-					firstErr = fmt.Errorf("write fix: %w", err)
+				// Fixes on the output are what a replay is for: one that cannot be written
+				// (disk full, closed pipe) ends the run rather than losing the rest.
+				if _, err := fmt.Fprintf(p.cfg.Output, "%s\n", f.Body); err != nil {
+					return errors.Join(firstErr, fmt.Errorf("write fix %s: %w", f.ID, err))
 				}
 			}
 		}

@@ -4,15 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/heimdall/edged/capture"
 	"github.com/heimdall/edged/configs"
+	"github.com/heimdall/edged/dsp"
 	"github.com/heimdall/edged/infer"
 	"github.com/heimdall/edged/models/reference"
 	"github.com/heimdall/edged/store"
@@ -127,5 +130,93 @@ func TestLiveOffsetsFromEpoch(t *testing.T) {
 	}
 	if want := start.Add(16384 * time.Second / 250000).Format(time.RFC3339Nano); f.Properties.Time != want {
 		t.Errorf("time %s, want %s", f.Properties.Time, want)
+	}
+}
+
+// Ensure a pipeline whose sink fails for good (its output is a full disk, /dev/full) stops
+// every stage: Run returns the sink's error instead of leaving the reader and the stages
+// between blocked on sends nobody takes, and it does so before and regardless of its
+// context ending.
+func TestSinkFailureStopsEveryStage(t *testing.T) {
+	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Skipf("no /dev/full: %v", err)
+	}
+	defer full.Close()
+	path := filepath.Join(t.TempDir(), configs.DemoName)
+	if err := os.WriteFile(path, configs.Demo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A looping recording never ends by itself: only the failure (or ctx) can stop the run.
+	src, err := capture.OpenFile(path, capture.FileOptions{Loop: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	p, err := New(Config{ReceiverID: "rx", GateSNRDB: 10, Output: full}, src, engine(t), nil, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	select {
+	case err = <-done:
+	case <-time.After(30 * time.Second):
+		cancel()
+		select {
+		case err = <-done:
+			t.Fatalf("Run kept going after its sink failed, until its context ended (then returned %v)", err)
+		case <-time.After(30 * time.Second):
+			t.Fatal("Run still blocked 30 s after its context ended: a stage is stuck on a send")
+		}
+	}
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Errorf("Run = %v, want the sink's ENOSPC", err)
+	}
+	if n := p.Stats().Windows.Load(); n < 2 {
+		t.Errorf("%d windows went through before the failure, want at least the first fix's 2", n)
+	}
+}
+
+// Ensure a stage whose consumer has returned stops at its next send instead of blocking:
+// the reader, cancelled by a failure, may be in a send rather than in Read.
+func TestStageStopsWhenItsConsumerIsGone(t *testing.T) {
+	path := filepath.Join(t.TempDir(), configs.DemoName)
+	if err := os.WriteFile(path, configs.Demo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src, err := capture.OpenFile(path, capture.FileOptions{Loop: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	p, err := New(Config{ReceiverID: "rx", GateSNRDB: 10}, src, engine(t), nil, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cond, err := dsp.NewConditioner(p.params, src.Info().SampleRateHz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Nobody reads out and its consumer is gone: the reader must return, not block, once
+	// out is full.
+	out := make(chan *window)
+	free := make(chan *window, 2)
+	for range 2 {
+		free <- &window{samples: make([]complex64, p.params.WindowSamples)}
+	}
+	gone := make(chan struct{})
+	close(gone)
+	done := make(chan error, 1)
+	go func() { done <- p.read(context.Background(), cond, out, free, gone) }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, errStopped) {
+			t.Errorf("read = %v, want errStopped", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the reader blocked on a send to a stage that had returned")
 	}
 }
