@@ -8,9 +8,18 @@
 // # Caveats
 //
 // A failed attempt never touches the active model; it is retried on the next
-// poll. A version the operator rolled back from (Rollback) or away from
-// (Activate) is not re-installed automatically until the followed alias or
-// stage points at another version.
+// poll. Exactly one version is active: the one the state record names, never
+// guessed from bytes (two versions may have identical files).
+//
+// Rollback and Activate are operator decisions that outrank the registry, but
+// only for as long as the registry keeps naming the same version: a version
+// rolled back from (or activated away from) stays out while the alias or stage
+// still names it, and sync follows the registry again as soon as it names
+// another one, including, later, the version once rolled back from.
+// Rollback goes to the last version that served before the active one; the
+// versions that served form a stack kept in the state record, so a second
+// rollback goes further back, also after a restart without the network.
+// Pruning (Config.Keep) never removes the active version nor the rollback target.
 package modelsync
 
 import (
@@ -26,7 +35,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -98,7 +106,8 @@ type Config struct {
 	// (default Interval/10), so a fleet does not poll in step.
 	Interval time.Duration `yaml:"interval"`
 	Jitter   time.Duration `yaml:"jitter"`
-	// Keep is how many versions stay on disk (default 3); the active one is never removed.
+	// Keep is how many versions stay on disk (default 3). The active version
+	// and the rollback target are never removed, so two may stay with Keep 1.
 	Keep int `yaml:"keep"`
 	// StateNotFound is the State's "missing key" error (store.ErrNotFound);
 	// a nil or empty value also counts as missing.
@@ -147,6 +156,13 @@ const (
 	ReasonOther    = "other"
 )
 
+// FailureReasons lists every Reason* value, for metrics that export each at 0.
+func FailureReasons() []string {
+	return []string{ReasonAuth, ReasonNotFound, ReasonServer, ReasonTimeout, ReasonNetwork, ReasonTLS,
+		ReasonDownload, ReasonSize, ReasonChecksum, ReasonModelDir, ReasonVerify, ReasonInstall,
+		ReasonActivate, ReasonState, ReasonOther}
+}
+
 // Stats counts sync attempts for metrics.
 type Stats struct {
 	Attempts  uint64 // SyncOnce calls that ran
@@ -158,6 +174,12 @@ type Stats struct {
 	LastSuccess   time.Time
 	LastError     string
 	ActiveVersion string
+	// TargetVersion is what the alias or stage named at the last poll that
+	// resolved it ("" before the first, as recorded across restarts).
+	TargetVersion string
+	// Divergence says why TargetVersion is not ActiveVersion (a Diverged*
+	// value), "" when they agree or the target is unknown.
+	Divergence string
 }
 
 // Syncer follows one registered model. Its methods are safe for concurrent
@@ -213,45 +235,6 @@ func (s *Syncer) modelsDir() string { return filepath.Join(s.cfg.StateDir, "mode
 func (s *Syncer) nameDir() string   { return filepath.Join(s.modelsDir(), s.cfg.ModelName) }
 func (s *Syncer) stateKey() string  { return "modelsync/" + s.cfg.ModelName }
 
-// record is what State holds.
-type record struct {
-	Active Installed `json:"active"`
-	// History lists previously active versions, oldest first, for Rollback.
-	History []string `json:"history,omitempty"`
-	// Skip lists versions the operator moved away from; sync will not
-	// re-install them automatically.
-	Skip []string `json:"skip,omitempty"`
-}
-
-func (s *Syncer) load() (record, bool, error) {
-	b, err := s.state.GetState(s.stateKey())
-	if err != nil {
-		if s.cfg.StateNotFound != nil && errors.Is(err, s.cfg.StateNotFound) {
-			return record{}, false, nil
-		}
-		return record{}, false, fmt.Errorf("%w: read %s: %w", ErrState, s.stateKey(), err)
-	}
-	if len(b) == 0 {
-		return record{}, false, nil
-	}
-	var r record
-	if err := json.Unmarshal(b, &r); err != nil {
-		return record{}, false, fmt.Errorf("%w: decode %s: %w", ErrState, s.stateKey(), err)
-	}
-	return r, r.Active.Version != "", nil
-}
-
-func (s *Syncer) save(r record) error {
-	b, err := json.Marshal(r)
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrState, err)
-	}
-	if err := s.state.PutState(s.stateKey(), b); err != nil {
-		return fmt.Errorf("%w: write %s: %w", ErrState, s.stateKey(), err)
-	}
-	return nil
-}
-
 // Run polls until ctx ends, then returns nil. Failures are logged and
 // counted by SyncOnce, and retried on the next poll.
 func (s *Syncer) Run(ctx context.Context) error {
@@ -272,10 +255,11 @@ func (s *Syncer) Run(ctx context.Context) error {
 }
 
 // SyncOnce makes one attempt: resolve the followed version; if it is READY,
-// not active and not skipped, download, verify, install, activate and record
-// it, then prune old versions. changed reports a new active version. On
-// failure the active model is untouched; the failure is logged once (Warn)
-// and counted by reason.
+// not active and not held by an operator's rollback or activation, download,
+// verify, install, activate and record it, then prune old versions. changed
+// reports a new active version. On failure the active model is untouched; the
+// failure is logged once (Warn) and counted by reason, and the target's
+// divergence reason records it.
 func (s *Syncer) SyncOnce(ctx context.Context) (changed bool, err error) {
 	if s.client == nil {
 		return false, fmt.Errorf("%w: no mlflow client", ErrInvalidConfig)
@@ -308,7 +292,6 @@ func (s *Syncer) SyncOnce(ctx context.Context) (changed bool, err error) {
 	s.stats.LastError = ""
 	if changed {
 		s.stats.Installs++
-		s.stats.ActiveVersion = version
 	}
 	return changed, nil
 }
@@ -321,73 +304,106 @@ func (s *Syncer) syncOnce(ctx context.Context) (version string, changed bool, er
 		mv, err = s.client.LatestVersion(ctx, s.cfg.ModelName, s.cfg.Stage)
 	}
 	if err != nil {
+		// The target is unknown this time: the recorded one stands.
 		return "", false, err
 	}
 	version = mv.Version
 	if _, err := mv.Number(); err != nil {
 		return version, false, err
 	}
+	changed, err = s.syncTo(ctx, mv)
+	if err != nil && ctx.Err() == nil {
+		s.noteFailure(version, err)
+	}
+	return version, changed, err
+}
+
+// syncTo brings the active version to mv unless an operator holds it back.
+func (s *Syncer) syncTo(ctx context.Context, mv mlflow.ModelVersion) (changed bool, err error) {
 	if mv.Status != mlflow.StatusReady {
 		s.log.Debug("followed version not ready", "model", mv.Name, "version", mv.Version, "status", mv.Status)
-		return version, false, nil
+		s.op.Lock()
+		defer s.op.Unlock()
+		rec, _, err := s.load()
+		if err != nil {
+			return false, err
+		}
+		return false, s.follow(&rec, mv.Version, DivergedNotReady)
 	}
 	// Decide under op; an installed copy is activated without downloading.
 	s.op.Lock()
 	done, changed, err := s.useInstalled(ctx, mv)
 	s.op.Unlock()
 	if done || err != nil {
-		return version, changed, err
+		return changed, err
 	}
 
 	// Download and verify without holding op.
 	staging, m, err := s.stage(ctx, mv)
 	if err != nil {
-		return version, false, err
+		return false, err
 	}
 	s.op.Lock()
 	defer s.op.Unlock()
 	rec, _, err := s.load()
 	if err != nil {
 		os.RemoveAll(staging)
-		return version, false, err
+		return false, err
 	}
-	if rec.Active.Version == mv.Version || slices.Contains(rec.Skip, mv.Version) {
-		// The operator activated or rolled back from it meanwhile.
+	if err := s.follow(&rec, mv.Version, rec.pending(mv.Version)); err != nil || rec.Active.Version == mv.Version || rec.Hold != nil {
+		// The operator activated it or rolled back from it meanwhile.
 		os.RemoveAll(staging)
-		return version, false, nil
+		return false, err
 	}
 	if err := s.place(staging, m); err != nil {
-		return version, false, err
+		return false, err
 	}
-	if err := s.activate(ctx, &rec, m); err != nil {
-		return version, false, err
+	if err := s.activate(ctx, &rec, m, true); err != nil {
+		return false, err
 	}
 	s.log.Info("model activated", "model", m.Name, "version", m.Version, "sha256", m.SHA256)
-	s.prune(rec.Active.Version)
-	return version, true, nil
+	s.prune(rec)
+	return true, nil
 }
 
 // useInstalled handles the cases that need no download: mv already active,
-// skipped by the operator, or installed on disk with a matching tag. done
+// held back by an operator, or installed on disk with a matching tag. done
 // reports that the sync is over. The caller holds op.
 func (s *Syncer) useInstalled(ctx context.Context, mv mlflow.ModelVersion) (done, changed bool, err error) {
 	rec, _, err := s.load()
 	if err != nil {
 		return true, false, err
 	}
-	if rec.Active.Version == mv.Version || slices.Contains(rec.Skip, mv.Version) {
+	// Record the target first: a hold the registry has moved past is lifted here.
+	if err := s.follow(&rec, mv.Version, rec.pending(mv.Version)); err != nil {
+		return true, false, err
+	}
+	if rec.Active.Version == mv.Version || rec.Hold != nil {
 		return true, false, nil
 	}
 	m, ok := s.installed(mv.Version)
 	if !ok || !s.tagsMatch(m, mv) {
 		return false, false, nil
 	}
-	if err := s.activate(ctx, &rec, m); err != nil {
+	if err := s.activate(ctx, &rec, m, true); err != nil {
 		return true, false, err
 	}
 	s.log.Info("model activated from disk", "model", m.Name, "version", m.Version, "sha256", m.SHA256)
-	s.prune(rec.Active.Version)
+	s.prune(rec)
 	return true, true, nil
+}
+
+// noteFailure records why the target could not be made active.
+func (s *Syncer) noteFailure(target string, err error) {
+	s.op.Lock()
+	defer s.op.Unlock()
+	rec, _, lerr := s.load()
+	if lerr != nil {
+		return // the failure itself is the state's, already reported
+	}
+	if ferr := s.follow(&rec, target, divergence(err)); ferr != nil {
+		s.log.Warn("record model sync divergence", "model", s.cfg.ModelName, "err", ferr)
+	}
 }
 
 // tagsMatch re-checks an already installed copy against edged.sha256, so a
@@ -502,23 +518,17 @@ func (s *Syncer) cleanStaging() {
 	}
 }
 
-// activate swaps m in and records it; rec is updated in place.
-func (s *Syncer) activate(ctx context.Context, rec *record, m Installed) error {
+// activate swaps m in and records it; rec is updated in place. push puts the
+// version left on the served-history stack (see record.moveTo).
+func (s *Syncer) activate(ctx context.Context, rec *record, m Installed, push bool) error {
 	if err := s.act.Activate(ctx, m); err != nil {
 		return fmt.Errorf("%w: version %s: %w", ErrActivate, m.Version, err)
 	}
-	if rec.Active.Version != "" && rec.Active.Version != m.Version {
-		rec.History = append(slices.DeleteFunc(rec.History, func(v string) bool { return v == rec.Active.Version || v == m.Version }), rec.Active.Version)
-		if len(rec.History) > 32 {
-			rec.History = rec.History[len(rec.History)-32:]
-		}
-	}
-	rec.Active = m
-	if err := s.save(*rec); err != nil {
-		// The new model serves, but a restart would come back on the old one.
-		return err
-	}
-	return nil
+	before := *rec
+	rec.moveTo(m, push)
+	// A failed save leaves the new model serving, but a restart would come
+	// back on the old one.
+	return s.settle(before, rec, before.pending(before.Target), true)
 }
 
 // installed reads the install record of one version from disk.
@@ -573,21 +583,41 @@ func (s *Syncer) Active() (Installed, bool, error) {
 	return rec.Active, ok, err
 }
 
-// prune keeps the newest Keep versions and always the active one.
-func (s *Syncer) prune(active string) {
+// prune removes installed versions beyond Keep. The active version and the
+// rollback target always stay; the other places go to the served-history
+// stack (newest first, so a second rollback finds its version), then to the
+// newest version numbers.
+func (s *Syncer) prune(rec record) {
 	list, err := s.List()
 	if err != nil {
 		s.log.Warn("prune models", "err", err)
 		return
 	}
-	kept := 0
+	on := make(map[string]bool, len(list))
+	for _, m := range list {
+		on[m.Version] = true
+	}
+	keep := map[string]bool{rec.Active.Version: true}
+	if v := rec.rollbackTarget(func(v string) bool { return on[v] }); v != "" {
+		keep[v] = true
+	}
+	var order []string
+	for i := len(rec.History) - 1; i >= 0; i-- {
+		order = append(order, rec.History[i])
+	}
 	for i := len(list) - 1; i >= 0; i-- {
-		m := list[i]
-		if m.Version == active {
-			continue
+		order = append(order, list[i].Version)
+	}
+	for _, v := range order {
+		if len(keep) >= s.cfg.Keep {
+			break
 		}
-		if kept < s.cfg.Keep-1 {
-			kept++
+		if on[v] {
+			keep[v] = true
+		}
+	}
+	for _, m := range list {
+		if keep[m.Version] {
 			continue
 		}
 		if err := os.RemoveAll(m.Dir); err != nil {
@@ -600,8 +630,9 @@ func (s *Syncer) prune(active string) {
 
 // Restore activates the recorded active version from disk, without the
 // network: the startup path. If that copy is missing or damaged (its SHA-256
-// no longer matches), the newest other installed version is tried. It
-// returns false when nothing is installed.
+// no longer matches), the versions of the served-history stack are tried
+// newest first, then the other installed versions, newest first. It returns
+// false when nothing is installed.
 func (s *Syncer) Restore(ctx context.Context) (Installed, bool, error) {
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
@@ -612,30 +643,40 @@ func (s *Syncer) Restore(ctx context.Context) (Installed, bool, error) {
 	if err != nil {
 		return Installed{}, false, err
 	}
-	var candidates []Installed
-	if ok {
-		if m, found := s.installed(rec.Active.Version); found {
-			candidates = append(candidates, m)
-		}
-	}
+	s.publish(rec)
 	list, err := s.List()
 	if err != nil {
 		return Installed{}, false, err
 	}
+	var order []string
+	if ok {
+		order = append(order, rec.Active.Version)
+	}
+	for i := len(rec.History) - 1; i >= 0; i-- {
+		order = append(order, rec.History[i])
+	}
 	for i := len(list) - 1; i >= 0; i-- {
-		if !ok || list[i].Version != rec.Active.Version {
-			candidates = append(candidates, list[i])
-		}
+		order = append(order, list[i].Version)
 	}
 	recorded := rec.Active.Version
+	tried := map[string]bool{}
 	var errs []error
-	for _, m := range candidates {
+	for _, v := range order {
+		if tried[v] {
+			continue
+		}
+		tried[v] = true
+		m, found := s.installed(v)
+		if !found {
+			continue
+		}
 		sum, err := fileSHA256(m.EntryPath())
 		if err != nil || sum != m.SHA256 {
 			errs = append(errs, fmt.Errorf("version %s: %w: entry file changed on disk", m.Version, ErrChecksum))
 			continue
 		}
-		if err := s.activate(ctx, &rec, m); err != nil {
+		// A damaged recorded version is not pushed: nobody should roll back to it.
+		if err := s.activate(ctx, &rec, m, false); err != nil {
 			errs = append(errs, err)
 			if errors.Is(err, ErrState) {
 				break
@@ -645,9 +686,6 @@ func (s *Syncer) Restore(ctx context.Context) (Installed, bool, error) {
 		if m.Version != recorded {
 			s.log.Warn("recorded model unusable; restored a fallback", "model", m.Name, "recorded", recorded, "version", m.Version)
 		}
-		s.mu.Lock()
-		s.stats.ActiveVersion = m.Version
-		s.mu.Unlock()
 		return m, true, nil
 	}
 	if len(errs) > 0 {
@@ -656,8 +694,10 @@ func (s *Syncer) Restore(ctx context.Context) (Installed, bool, error) {
 	return Installed{}, false, nil
 }
 
-// Activate makes an installed version active (operator command). The
-// version active before is not re-installed automatically afterwards.
+// Activate makes an installed version active (operator command). Sync then
+// leaves it active while the followed alias or stage names the version that
+// was active before (reason DivergedPinned), and follows the registry again
+// once it names any other.
 func (s *Syncer) Activate(ctx context.Context, version string) error {
 	s.op.Lock()
 	defer s.op.Unlock()
@@ -665,11 +705,18 @@ func (s *Syncer) Activate(ctx context.Context, version string) error {
 	if !ok {
 		return fmt.Errorf("%w: %s %s", ErrNotInstalled, s.cfg.ModelName, version)
 	}
-	return s.switchTo(ctx, m)
+	rec, _, err := s.load()
+	if err != nil {
+		return err
+	}
+	return s.switchTo(ctx, &rec, m, DivergedPinned, true)
 }
 
-// Rollback activates the previously active version that is still on disk
-// (or, without history, the newest installed version below the active one).
+// Rollback activates the last version that served before the active one and
+// is still on disk, popping it from the served-history stack, so that a
+// second rollback goes further back. Sync then holds (reason
+// DivergedRolledBack) as Activate does. ErrNoPrevious means the stack holds
+// no installed version.
 func (s *Syncer) Rollback(ctx context.Context) error {
 	s.op.Lock()
 	defer s.op.Unlock()
@@ -677,49 +724,39 @@ func (s *Syncer) Rollback(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for i := len(rec.History) - 1; i >= 0; i-- {
-		if v := rec.History[i]; v != rec.Active.Version {
-			if m, ok := s.installed(v); ok {
-				return s.switchTo(ctx, m)
-			}
+	for len(rec.History) > 0 {
+		v := rec.History[len(rec.History)-1]
+		rec.History = rec.History[:len(rec.History)-1]
+		if v == rec.Active.Version {
+			continue
 		}
-	}
-	list, err := s.List()
-	if err != nil {
-		return err
-	}
-	for i := len(list) - 1; i >= 0; i-- {
-		if rec.Active.Version == "" || versionLess(list[i].Version, rec.Active.Version) {
-			return s.switchTo(ctx, list[i])
+		m, ok := s.installed(v)
+		if !ok {
+			s.log.Warn("rollback passes over a version no longer on disk", "model", s.cfg.ModelName, "version", v)
+			continue
 		}
+		return s.switchTo(ctx, &rec, m, DivergedRolledBack, false)
 	}
 	return ErrNoPrevious
 }
 
-// switchTo is the operator path: activate m and skip the version left.
-func (s *Syncer) switchTo(ctx context.Context, m Installed) error {
-	rec, _, err := s.load()
-	if err != nil {
-		return err
-	}
+// switchTo is the operator path: activate m and hold sync on the registry's
+// current target. The caller holds op.
+func (s *Syncer) switchTo(ctx context.Context, rec *record, m Installed, reason string, push bool) error {
 	left := rec.Active.Version
 	if left == m.Version {
 		return s.act.Activate(ctx, m)
 	}
-	rec.Skip = slices.DeleteFunc(rec.Skip, func(v string) bool { return v == m.Version })
-	if left != "" && !slices.Contains(rec.Skip, left) {
-		rec.Skip = append(rec.Skip, left)
-		if len(rec.Skip) > 32 {
-			rec.Skip = rec.Skip[len(rec.Skip)-32:]
-		}
+	target := rec.Target
+	if target == "" {
+		// The registry has not been asked yet: the version left stands for it.
+		target = left
 	}
-	if err := s.activate(ctx, &rec, m); err != nil {
+	rec.Hold = &hold{Target: target, Reason: reason}
+	if err := s.activate(ctx, rec, m, push); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	s.stats.ActiveVersion = m.Version
-	s.mu.Unlock()
-	s.log.Info("model switched by operator", "model", m.Name, "from", left, "to", m.Version)
+	s.log.Info("model switched by operator", "model", m.Name, "from", left, "to", m.Version, "reason", reason)
 	return nil
 }
 

@@ -479,8 +479,9 @@ func TestPruneRollbackActivate(t *testing.T) {
 		t.Errorf("Activate ../4: %v", err)
 	}
 
-	// A new version under the alias is picked up again, and pruning never
-	// removes the active one.
+	// A new version under the alias is picked up again. Pruning keeps the
+	// active version and the one that served before it (4, activated by hand
+	// over 5), not the newest numbers.
 	r.srv.SetAlias(name, "champion", r.addVersion(5, mlflowtest.Layout2x))
 	r.mustSync(t, true)
 	if err := r.sync.Activate(ctx, "4"); err != nil {
@@ -488,17 +489,30 @@ func TestPruneRollbackActivate(t *testing.T) {
 	}
 	r.srv.SetAlias(name, "champion", r.addVersion(6, mlflowtest.Layout2x))
 	r.mustSync(t, true)
-	list, _ = r.sync.List()
+	if got := onDisk(t, r.sync); got != "4,6" {
+		t.Errorf("on disk %v, want 4,6", got)
+	}
+	if err := r.sync.Rollback(ctx); err != nil || r.act.serving() != "4" {
+		t.Errorf("Rollback to 4: %v, serving %q", err, r.act.serving())
+	}
+	// 5, 3, 2 and 1 served earlier but are pruned: nothing further back.
+	if err := r.sync.Rollback(ctx); !errors.Is(err, modelsync.ErrNoPrevious) || r.act.serving() != "4" {
+		t.Errorf("Rollback past the pruned versions: %v, serving %q", err, r.act.serving())
+	}
+}
+
+// onDisk lists the installed versions, comma-separated.
+func onDisk(t *testing.T, s *modelsync.Syncer) string {
+	t.Helper()
+	list, err := s.List()
+	if err != nil {
+		t.Fatal(err)
+	}
 	var got []string
 	for _, m := range list {
 		got = append(got, m.Version)
 	}
-	if strings.Join(got, ",") != "5,6" {
-		t.Errorf("on disk %v, want 5,6", got)
-	}
-	if err := r.sync.Rollback(ctx); err != nil || r.act.serving() != "5" {
-		t.Errorf("Rollback to 5: %v, serving %q", err, r.act.serving())
-	}
+	return strings.Join(got, ",")
 }
 
 func TestEntryFile(t *testing.T) {
