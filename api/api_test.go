@@ -440,6 +440,29 @@ func TestModelRoutesAndToken(t *testing.T) {
 	if ae := apiErr(t, r); r.status != 409 || !strings.Contains(ae.Message, "no previous model") {
 		t.Errorf("rollback %d %+v", r.status, ae)
 	}
+	// Activate: token checked, version required and known.
+	mm.mu.Lock()
+	mm.list = []ModelInfo{v1, {Name: "beacon", Version: "3", SHA256: "ef", Source: "mlflow"}}
+	mm.registry = RegistryInfo{Follows: "models:/beacon@champion", Target: "3", Divergence: "rolled_back"}
+	mm.mu.Unlock()
+	if r := e.do(t, "POST", "/api/v1/model/activate?version=3", "", nil); r.status != 401 || mm.Active().Version != "2" {
+		t.Errorf("activate without a token: %d, active %s", r.status, mm.Active().Version)
+	}
+	for q, want := range map[string]int{"": 400, "?version=": 400, "?v=3": 400, "?version=3&version=1": 400, "?version=9": 404} {
+		r := e.do(t, "POST", "/api/v1/model/activate"+q, "", nil, "Authorization", "Bearer s3cret")
+		if ae := apiErr(t, r); r.status != want || (want == 404 && !strings.Contains(ae.Message, "not installed")) {
+			t.Errorf("activate%s: %d %+v, want %d", q, r.status, ae, want)
+		}
+	}
+	r = e.do(t, "POST", "/api/v1/model/activate?version=3", "", nil, "Authorization", "Bearer s3cret")
+	if err := json.Unmarshal(r.body, &ch); err != nil || r.status != 200 || ch.Status != "activated" || ch.Previous.Version != "2" || ch.Active.Version != "3" {
+		t.Errorf("activate 3: %d %s", r.status, r.body)
+	}
+	r = e.do(t, "GET", "/api/v1/models", "", nil)
+	if r.status != 200 || !bytes.Contains(r.body, []byte(`"registry":{"follows":"models:/beacon@champion","target":"3","divergence":"rolled_back"}`)) {
+		t.Errorf("models with a registry: %d %s", r.status, r.body)
+	}
+
 	// Reads and predict need no token.
 	if r := e.do(t, "POST", "/api/v1/predict", "application/json", heimdallJSON(burst(64, 250e3, 0, 10))); r.status != 200 {
 		t.Errorf("predict with a token configured: %d", r.status)

@@ -132,7 +132,7 @@ type Deps struct {
 	// Ready reports readiness: nil means ready. Nil Ready means ready once a model is active.
 	Ready func() error
 	// Models manages installed models. Nil serves the engine's active model and answers
-	// reload and rollback with 503.
+	// reload, rollback and activate with 503.
 	Models ModelManager
 }
 
@@ -149,14 +149,40 @@ type ModelManager interface {
 	// Rollback makes the previously active model active again. It returns an error
 	// wrapping ErrNoRollback when there is none.
 	Rollback(ctx context.Context) error
+	// Activate makes an installed version active. It returns an error wrapping
+	// ErrUnknownVersion when that version is not installed, ErrNoRollback when there are
+	// no installed versions to choose from (model sync is off).
+	Activate(ctx context.Context, version string) error
+	// Registry describes the registry target the models follow; ok is false when model
+	// sync is off.
+	Registry() (info RegistryInfo, ok bool)
+}
+
+// RegistryInfo says which version the model registry names and why it is not the active
+// one, if it is not.
+type RegistryInfo struct {
+	// Follows is the followed alias or stage as a model URI (models:/name@alias).
+	Follows string `json:"follows"`
+	// Target is the version the registry named at the last poll that reached it ("" if
+	// none has yet).
+	Target string `json:"target"`
+	// Divergence is why Target is not active: rolled_back, pinned, failed_verification,
+	// failed_download, failed_install, not_ready or pending; empty when it is active.
+	Divergence string `json:"divergence,omitempty"`
+	// RollbackTarget is the version a rollback would activate, empty when none.
+	RollbackTarget string `json:"rollback_target,omitempty"`
 }
 
 // ModelInfo describes one installed model.
 type ModelInfo struct {
-	Name    string    `json:"name"`
-	Version string    `json:"version"`
-	SHA256  string    `json:"sha256"`
-	Since   time.Time `json:"since"` // when it became active (zero if it never was)
-	Active  bool      `json:"active"`
-	Source  string    `json:"source"` // e.g. "embedded", "file:/path", "mlflow:models:/name@alias"
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	SHA256  string `json:"sha256"`
+	// Since is when the model became active, or in a list when a registry version was
+	// installed; omitted when unknown.
+	Since  time.Time `json:"since,omitzero"`
+	Active bool      `json:"active"`
+	// Source is where it came from: "mlflow" (a version installed from the registry),
+	// "config" (model.path), "embedded" (the reference model), or "engine" (no manager).
+	Source string `json:"source"`
 }

@@ -17,9 +17,10 @@
 //	POST /api/v1/predict          IQ in the body, returns one fix (GeoJSON Feature)
 //	POST /api/v1/predict/batch    {"items":[{"id","iq_data"}…]} with 1–100 items
 //	GET  /api/v1/model            the active model
-//	GET  /api/v1/models           every installed model
+//	GET  /api/v1/models           every installed model, and the registry's target
 //	POST /api/v1/model/reload     bearer token when Config.Token is set
 //	POST /api/v1/model/rollback   bearer token when Config.Token is set
+//	POST /api/v1/model/activate   ?version=V (installed); bearer token when Config.Token is set
 //
 // Every error is JSON, {"error":"<code>","message":"<what is wrong, naming the field>"},
 // with a 4xx status for bad input and 503 when edged cannot answer right now.
@@ -65,6 +66,6 @@
 // the network; this keeps latency tight without changing throughput. A batch's items run
 // concurrently up to Config.BatchConcurrency.
 //
-// ModelManager errors wrapping ErrNoRollback or ErrBusy answer 409; other failures of a
-// reload or rollback answer 503 with the error's text.
+// ModelManager errors wrapping ErrNoRollback or ErrBusy answer 409, ErrUnknownVersion 404;
+// other failures of a reload, rollback or activation answer 503 with the error's text.
 package api

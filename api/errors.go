@@ -13,6 +13,8 @@ var (
 	ErrNoRollback = errors.New("no previous model to roll back to")
 	// ErrBusy means another reload or rollback is in progress (409).
 	ErrBusy = errors.New("a model change is already in progress")
+	// ErrUnknownVersion means the version to activate is not installed (404).
+	ErrUnknownVersion = errors.New("model version not installed")
 )
 
 // Error codes of the JSON error body.

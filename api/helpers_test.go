@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"math"
@@ -240,6 +241,7 @@ type fakeModels struct {
 	entered  chan struct{}
 	block    chan struct{}
 	reloadTo ModelInfo
+	registry RegistryInfo
 }
 
 func (f *fakeModels) Active() ModelInfo { f.mu.Lock(); defer f.mu.Unlock(); return f.active }
@@ -269,6 +271,28 @@ func (f *fakeModels) Reload(ctx context.Context) error {
 }
 
 func (f *fakeModels) Rollback(ctx context.Context) error { return f.rollErr }
+
+// Activate makes a listed version active, or fails with ErrUnknownVersion.
+func (f *fakeModels) Activate(ctx context.Context, version string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, m := range f.list {
+		if m.Version == version {
+			f.active = m
+			for k := range f.list {
+				f.list[k].Active = k == i
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("fake: %w: %s", ErrUnknownVersion, version)
+}
+
+func (f *fakeModels) Registry() (RegistryInfo, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.registry, f.registry.Follows != ""
+}
 
 func referenceBeacon(name string) (reference.Beacon, error) { return reference.Lookup(name) }
 

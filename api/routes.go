@@ -98,6 +98,12 @@ func (s *Server) model(w http.ResponseWriter, r *http.Request) {
 		SampleRateHz: m.Contract.Preprocess.SampleRateHz, WindowSamples: m.Contract.Preprocess.WindowSamples})
 }
 
+// modelsResponse lists the installed models and, with model sync, the registry's target.
+type modelsResponse struct {
+	Models   []ModelInfo   `json:"models"`
+	Registry *RegistryInfo `json:"registry,omitempty"`
+}
+
 func (s *Server) models(w http.ResponseWriter, r *http.Request) {
 	if s.deps.Models == nil {
 		info, m := s.activeInfo()
@@ -105,7 +111,7 @@ func (s *Server) models(w http.ResponseWriter, r *http.Request) {
 		if m != nil {
 			list = append(list, info)
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"models": list})
+		writeJSON(w, http.StatusOK, modelsResponse{Models: list})
 		return
 	}
 	list, err := s.deps.Models.List()
@@ -117,10 +123,14 @@ func (s *Server) models(w http.ResponseWriter, r *http.Request) {
 	if list == nil {
 		list = []ModelInfo{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"models": list})
+	resp := modelsResponse{Models: list}
+	if reg, ok := s.deps.Models.Registry(); ok {
+		resp.Registry = &reg
+	}
+	writeJSON(w, http.StatusOK, resp)
 }
 
-// changeResponse reports a reload or rollback.
+// changeResponse reports a reload, rollback or activation.
 type changeResponse struct {
 	Status   string    `json:"status"`
 	Previous ModelInfo `json:"previous"`
@@ -135,7 +145,28 @@ func (s *Server) rollback(w http.ResponseWriter, r *http.Request) {
 	s.change(w, r, "rolled_back", ModelManager.Rollback)
 }
 
-// change runs a reload or rollback and reports the models before and after.
+// activate answers POST /api/v1/model/activate?version=V.
+func (s *Server) activate(w http.ResponseWriter, r *http.Request) {
+	version := ""
+	for k, v := range r.URL.Query() {
+		if k != "version" {
+			writeError(w, badParam(k, "unknown (activate takes version)"))
+			return
+		}
+		if len(v) != 1 {
+			writeError(w, badParam(k, "given more than once"))
+			return
+		}
+		version = v[0]
+	}
+	if version == "" {
+		writeError(w, badParam("version", "missing: name the installed version to activate"))
+		return
+	}
+	s.change(w, r, "activated", func(mm ModelManager, ctx context.Context) error { return mm.Activate(ctx, version) })
+}
+
+// change runs a reload, rollback or activation and reports the models before and after.
 func (s *Server) change(w http.ResponseWriter, r *http.Request, status string, op func(ModelManager, context.Context) error) {
 	mm := s.deps.Models
 	if mm == nil {
@@ -147,6 +178,8 @@ func (s *Server) change(w http.ResponseWriter, r *http.Request, status string, o
 		switch {
 		case errors.Is(err, ErrNoRollback), errors.Is(err, ErrBusy):
 			writeError(w, errf(http.StatusConflict, codeConflict, err.Error()))
+		case errors.Is(err, ErrUnknownVersion):
+			writeError(w, errf(http.StatusNotFound, codeNotFound, err.Error()))
 		default:
 			s.log.Warn("api: model change failed", "op", status, "err", err)
 			writeError(w, errf(http.StatusServiceUnavailable, codeUnavailable, "model "+status+" failed: "+err.Error()))

@@ -157,6 +157,7 @@ func (s *Server) routes() http.Handler {
 	handle("/api/v1/models", http.MethodGet, s.models, s.limit)
 	handle("/api/v1/model/reload", http.MethodPost, s.reload, s.limit, s.auth)
 	handle("/api/v1/model/rollback", http.MethodPost, s.rollback, s.limit, s.auth)
+	handle("/api/v1/model/activate", http.MethodPost, s.activate, s.limit, s.auth)
 	mux.Handle("/", s.instrument("other", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errf(http.StatusNotFound, codeNotFound, "no route "+r.URL.Path))
 	}))

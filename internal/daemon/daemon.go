@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -73,15 +72,10 @@ func New(cfg configs.Config, opts Options, log *slog.Logger, lvl *slog.LevelVar)
 	if err := infer.Init(cfg.OnnxRuntimeLib); err != nil {
 		return nil, err
 	}
-	state := cfg.ResolvedStateDir()
-	if err := os.MkdirAll(state, 0o750); err != nil {
-		return nil, fmt.Errorf("state_dir: %w", err)
+	_, dbPath, err := StateDir(cfg)
+	if err != nil {
+		return nil, err
 	}
-	dbPath := cfg.Store.Path
-	if dbPath == "" {
-		dbPath = filepath.Join(state, "edged.db")
-	}
-	var err error
 	d.db, err = store.Open(dbPath, store.Options{
 		FixRetentionCount: cfg.Store.RetentionFixes,
 		FixRetentionAge:   time.Duration(cfg.Store.RetentionHours * float64(time.Hour)),

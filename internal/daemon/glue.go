@@ -14,9 +14,9 @@ import (
 	"github.com/heimdall/edged/uplink"
 )
 
-// credentialPath resolves a path written as $CREDENTIALS_DIRECTORY/NAME, where systemd's
+// CredentialPath resolves a path written as $CREDENTIALS_DIRECTORY/NAME, where systemd's
 // LoadCredential= puts secrets, so the config need not hard-code the unit's name.
-func credentialPath(p string) string {
+func CredentialPath(p string) string {
 	if rest, ok := strings.CutPrefix(p, "$CREDENTIALS_DIRECTORY/"); ok {
 		if dir := os.Getenv("CREDENTIALS_DIRECTORY"); dir != "" {
 			return filepath.Join(dir, rest)
@@ -25,13 +25,32 @@ func credentialPath(p string) string {
 	return p
 }
 
+// StateDirMode is the state directory's mode when edged creates it: the store and the
+// models are the service's own (the unit's StateDirectoryMode is stricter still).
+const StateDirMode = 0o750
+
+// StateDir creates the state directory, parents included, as `edged run` does, and returns
+// it with the path of the bbolt store (store.path, or edged.db inside it). The `edged
+// model` commands call it too, so that they work on a host where the daemon never ran.
+func StateDir(cfg configs.Config) (dir, dbPath string, err error) {
+	dir = cfg.ResolvedStateDir()
+	if err := os.MkdirAll(dir, StateDirMode); err != nil {
+		return "", "", fmt.Errorf("state_dir: %w", err)
+	}
+	dbPath = cfg.Store.Path
+	if dbPath == "" {
+		dbPath = filepath.Join(dir, "edged.db")
+	}
+	return dir, dbPath, nil
+}
+
 // uplinkConfig is the mqtt section with the top-level receiver id and credential paths
 // resolved.
 func uplinkConfig(cfg configs.Config) (uplink.Config, error) {
 	u := cfg.MQTT
 	u.ReceiverID = cfg.ReceiverID
-	u.PasswordFile = credentialPath(u.PasswordFile)
-	u.TLS.KeyFile = credentialPath(u.TLS.KeyFile)
+	u.PasswordFile = CredentialPath(u.PasswordFile)
+	u.TLS.KeyFile = CredentialPath(u.TLS.KeyFile)
 	return u, u.Validate()
 }
 
@@ -47,7 +66,7 @@ func (d *Daemon) apiConfig() (api.Config, error) {
 		ConfidenceLevel: cfg.Fix.ConfidenceLevel,
 	}
 	if cfg.HTTP.TokenFile != "" {
-		b, err := os.ReadFile(credentialPath(cfg.HTTP.TokenFile))
+		b, err := os.ReadFile(CredentialPath(cfg.HTTP.TokenFile))
 		if err != nil {
 			return c, fmt.Errorf("http.token_file: %w", err)
 		}

@@ -10,12 +10,12 @@ func TestCredentialPath(t *testing.T) {
 		"/etc/edged/token":                     "/etc/edged/token",
 		"":                                     "",
 	} {
-		if got := credentialPath(in); got != want {
+		if got := CredentialPath(in); got != want {
 			t.Errorf("%q → %q, want %q", in, got, want)
 		}
 	}
 	t.Setenv("CREDENTIALS_DIRECTORY", "")
-	if got := credentialPath("$CREDENTIALS_DIRECTORY/x"); got != "$CREDENTIALS_DIRECTORY/x" {
+	if got := CredentialPath("$CREDENTIALS_DIRECTORY/x"); got != "$CREDENTIALS_DIRECTORY/x" {
 		t.Errorf("without the variable: %q", got)
 	}
 }

@@ -23,6 +23,14 @@ import (
 	"github.com/heimdall/edged/uplink"
 )
 
+// Where the active model came from (the source of api.ModelInfo, the origin label of
+// edged_model_info).
+const (
+	originConfig   = "config"   // model.path
+	originMLflow   = "mlflow"   // an installed registry version
+	originEmbedded = "embedded" // the reference model inside the binary
+)
+
 // modelManager owns the engine's models: where they come from (a configured file, MLflow
 // sync, or the embedded reference), verification before anything is swapped in, reload,
 // rollback, and the retained MQTT model topic.
@@ -35,7 +43,7 @@ type modelManager struct {
 	mu      sync.Mutex
 	cfg     configs.Config
 	since   time.Time
-	origin  string // config, mlflow or embedded
+	origin  string // originConfig, originMLflow or originEmbedded
 	restart func()
 
 	onActivate func(uplink.ModelInfo)
@@ -66,7 +74,7 @@ func newModelManager(cfg configs.Config, db *store.DB, reg *prometheus.Registry,
 	switch {
 	case cfg.Model.Path != "":
 		first, err = mm.load(infer.Source{Path: cfg.Model.Path}, cfg)
-		mm.origin = "config"
+		mm.origin = originConfig
 	case mm.syncer != nil:
 		// Offline-first: the last installed version, from disk, with MLflow unreachable.
 		var inst modelsync.Installed
@@ -74,7 +82,7 @@ func newModelManager(cfg configs.Config, db *store.DB, reg *prometheus.Registry,
 		inst, ok, err = mm.syncer.Restore(context.Background())
 		if err == nil && ok {
 			first = mm.engineActive()
-			mm.origin = "mlflow"
+			mm.origin = originMLflow
 			log.Info("restored synced model", "name", inst.Name, "version", inst.Version)
 		}
 	}
@@ -85,7 +93,7 @@ func newModelManager(cfg configs.Config, db *store.DB, reg *prometheus.Registry,
 		if first, err = mm.load(infer.Source{Data: reference.Model}, cfg); err != nil {
 			return nil, err
 		}
-		mm.origin = "embedded"
+		mm.origin = originEmbedded
 	}
 	if mm.engine == nil {
 		mm.engine = infer.NewEngine(first)
@@ -204,14 +212,14 @@ func (mm *modelManager) reload(ctx context.Context, cfg configs.Config) error {
 			err = smokeTest(m)
 		}
 		if err == nil {
-			mm.activate(m, "config")
+			mm.activate(m, originConfig)
 		}
 	case mm.syncer != nil:
 		_, err = mm.syncer.SyncOnce(ctx)
 	default:
 		m, err = mm.load(infer.Source{Data: reference.Model}, cfg)
 		if err == nil {
-			mm.activate(m, "embedded")
+			mm.activate(m, originEmbedded)
 		}
 	}
 	if err != nil {
@@ -261,17 +269,53 @@ func (mm *modelManager) List() ([]api.ModelInfo, error) {
 	if err != nil {
 		return nil, err
 	}
+	return modelRows(active, inst), nil
+}
+
+// modelRows lists the installed versions, oldest first, and marks the active one: the
+// version the engine serves when it came from the registry, decided by name and version,
+// never by bytes (two versions may have identical files). An active model that is not an
+// installed version (the embedded one, a configured file) comes first.
+func modelRows(active api.ModelInfo, inst []modelsync.Installed) []api.ModelInfo {
 	out := make([]api.ModelInfo, 0, len(inst)+1)
 	seen := false
 	for _, in := range inst {
-		isActive := in.SHA256 == active.SHA256
+		isActive := active.Source == originMLflow && in.Name == active.Name && in.Version == active.Version
 		seen = seen || isActive
-		out = append(out, api.ModelInfo{Name: in.Name, Version: in.Version, SHA256: in.SHA256, Since: in.Since, Active: isActive, Source: "mlflow"})
+		out = append(out, api.ModelInfo{Name: in.Name, Version: in.Version, SHA256: in.SHA256, Since: in.Since, Active: isActive, Source: originMLflow})
 	}
 	if !seen {
 		out = append([]api.ModelInfo{active}, out...)
 	}
-	return out, nil
+	return out
+}
+
+// registryInfo is the syncer's recorded view for the API.
+func registryInfo(st modelsync.Status) api.RegistryInfo {
+	return api.RegistryInfo{Follows: st.Follows, Target: st.Target, Divergence: st.Divergence, RollbackTarget: st.RollbackTarget}
+}
+
+func (mm *modelManager) Registry() (api.RegistryInfo, bool) {
+	if mm.syncer == nil {
+		return api.RegistryInfo{}, false
+	}
+	st, err := mm.syncer.Status()
+	if err != nil {
+		mm.log.Warn("read model sync state", "err", err)
+		return api.RegistryInfo{}, false
+	}
+	return registryInfo(st), true
+}
+
+func (mm *modelManager) Activate(ctx context.Context, version string) error {
+	if mm.syncer == nil {
+		return fmt.Errorf("%w: activating a version needs MLflow sync; none is installed", api.ErrNoRollback)
+	}
+	err := mm.syncer.Activate(ctx, version)
+	if errors.Is(err, modelsync.ErrNotInstalled) {
+		return fmt.Errorf("%w: %w", api.ErrUnknownVersion, err)
+	}
+	return err
 }
 
 func (mm *modelManager) Reload(ctx context.Context) error {
@@ -324,3 +368,46 @@ func (c collectorFunc) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c collectorFunc) Collect(ch chan<- prometheus.Metric) { c.collect(c.descs, ch) }
+
+// StoppedModels describes the models as `edged run` would start with them, for `edged model
+// list` while the daemon is stopped: the same rows and registry view GET /api/v1/models
+// answers. s is nil when model sync is off. A configured or embedded model is loaded (with
+// ONNX Runtime) to learn its name and version, as the daemon does.
+func StoppedModels(cfg configs.Config, s *modelsync.Syncer) ([]api.ModelInfo, *api.RegistryInfo, error) {
+	var (
+		inst     []modelsync.Installed
+		reg      *api.RegistryInfo
+		recorded string
+	)
+	if s != nil {
+		st, err := s.Status()
+		if err != nil {
+			return nil, nil, err
+		}
+		info := registryInfo(st)
+		reg, recorded = &info, st.Active.Version
+		if inst, err = s.List(); err != nil {
+			return nil, nil, err
+		}
+	}
+	// The daemon's start: model.path, else the recorded version when it is on disk, else
+	// the embedded model.
+	if cfg.Model.Path == "" && recorded != "" {
+		for _, in := range inst {
+			if in.Version == recorded {
+				return modelRows(api.ModelInfo{Name: in.Name, Version: in.Version, SHA256: in.SHA256, Active: true, Source: originMLflow}, inst), reg, nil
+			}
+		}
+	}
+	src, origin := infer.Source{Data: reference.Model}, originEmbedded
+	if cfg.Model.Path != "" {
+		src, origin = infer.Source{Path: cfg.Model.Path}, originConfig
+	}
+	m, err := (&modelManager{}).load(src, cfg)
+	if err != nil {
+		return nil, nil, configErr(err)
+	}
+	active := api.ModelInfo{Name: m.Name, Version: m.Version, SHA256: m.SHA256, Active: true, Source: origin}
+	m.Close()
+	return modelRows(active, inst), reg, nil
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -92,11 +93,12 @@ func (a activator) Activate(ctx context.Context, in modelsync.Installed) error {
 		mm.engine = infer.NewEngine(m)
 		return nil
 	}
-	mm.activate(m, "mlflow")
+	mm.activate(m, originMLflow)
 	return nil
 }
 
-// newSyncCollector exports sync attempts and failures by reason.
+// newSyncCollector exports sync attempts and failures by reason, and whether (and why) the
+// active version differs from the one the registry names.
 func newSyncCollector(s *modelsync.Syncer) prometheus.Collector {
 	return collectorFunc{
 		descs: []*prometheus.Desc{
@@ -104,19 +106,32 @@ func newSyncCollector(s *modelsync.Syncer) prometheus.Collector {
 			prometheus.NewDesc("edged_model_sync_installs_total", "Sync polls that installed and activated a new version.", nil, nil),
 			prometheus.NewDesc("edged_model_sync_failures_total", "Failed sync polls, by reason.", []string{"reason"}, nil),
 			prometheus.NewDesc("edged_model_sync_last_success_timestamp_seconds", "When a sync poll last succeeded (0: never).", nil, nil),
+			prometheus.NewDesc("edged_model_sync_diverged", "1 while the active model is not the version the registry's alias or stage names, "+
+				"for the reason why (rolled_back, pinned, failed_verification, failed_download, failed_install, not_ready, pending); 0 otherwise.", []string{"reason"}, nil),
+			prometheus.NewDesc("edged_model_sync_target_version", "The version the registry's alias or stage named at the last poll that reached it (0: unknown).", nil, nil),
 		},
 		collect: func(ds []*prometheus.Desc, ch chan<- prometheus.Metric) {
 			st := s.Stats()
 			ch <- prometheus.MustNewConstMetric(ds[0], prometheus.CounterValue, float64(st.Attempts))
 			ch <- prometheus.MustNewConstMetric(ds[1], prometheus.CounterValue, float64(st.Installs))
-			for r, n := range st.Failures {
-				ch <- prometheus.MustNewConstMetric(ds[2], prometheus.CounterValue, float64(n), r)
+			// Every reason at 0 before its first failure, so that rate() and alerts see it.
+			for _, r := range modelsync.FailureReasons() {
+				ch <- prometheus.MustNewConstMetric(ds[2], prometheus.CounterValue, float64(st.Failures[r]), r)
 			}
 			last := 0.0
 			if !st.LastSuccess.IsZero() {
 				last = float64(st.LastSuccess.UnixNano()) / 1e9
 			}
 			ch <- prometheus.MustNewConstMetric(ds[3], prometheus.GaugeValue, last)
+			for _, r := range modelsync.DivergenceReasons() {
+				v := 0.0
+				if st.Divergence == r {
+					v = 1
+				}
+				ch <- prometheus.MustNewConstMetric(ds[4], prometheus.GaugeValue, v, r)
+			}
+			target, _ := strconv.ParseFloat(st.TargetVersion, 64) // MLflow versions are integers
+			ch <- prometheus.MustNewConstMetric(ds[5], prometheus.GaugeValue, target)
 		},
 	}
 }
