@@ -35,8 +35,8 @@ commands:
   replay [flags] FILE...  run recordings through the pipeline once; fixes on stdout
   synth [flags]           write a synthetic recording with bursts at a reference beacon
   model inspect FILE      print a model's contract, inputs, outputs, opsets and SHA-256
-  model list|sync|activate VERSION|rollback [-config FILE]
-                          manage models synced from MLflow
+  model list|sync|activate VERSION|rollback [-config FILE] [-json]
+                          models synced from MLflow (through the daemon's API while it runs)
   check-config FILE       validate a configuration file
   devices [-device 0]     open an RTL-SDR and read from it for a second (like rtl_test)
   version                 print the version

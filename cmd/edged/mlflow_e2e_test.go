@@ -196,26 +196,18 @@ func TestE2EModelCommands(t *testing.T) {
 	if out := run("sync"); !strings.Contains(out, "version 2") {
 		t.Errorf("second sync: %s", out)
 	}
-	// active returns the versions `model list` shows, the active one marked with *.
-	active := func() string {
-		var vs []string
-		for _, line := range strings.Split(run("list"), "\n")[1:] {
-			f := strings.Fields(line)
-			switch {
-			case len(f) == 5 && f[0] == "*":
-				vs = append(vs, "*"+f[2])
-			case len(f) == 4:
-				vs = append(vs, f[1])
-			}
-		}
-		return strings.Join(vs, " ")
-	}
+	active := func() string { return listedVersions(t, run("list")) }
 	if got := active(); got != "1 *2" {
 		t.Errorf("list after two syncs: %q, want \"1 *2\"", got)
 	}
-	run("rollback")
+	if out := run("rollback"); out != "rolled_back: active edged-beacon version 1 (before: edged-beacon version 2)\n" {
+		t.Errorf("rollback printed %q", out)
+	}
 	if got := active(); got != "*1 2" {
 		t.Errorf("list after rollback: %q", got)
+	}
+	if out := run("list"); !strings.Contains(out, "registry: models:/edged-beacon@champion names version 2, not active: rolled_back\n") {
+		t.Errorf("list does not say why version 2 is not active:\n%s", out)
 	}
 	run("activate", "2")
 	if got := active(); got != "1 *2" {
@@ -224,4 +216,28 @@ func TestE2EModelCommands(t *testing.T) {
 	if _, stderr, err := edged(t, "model", "activate", "-config", conf, "9"); err == nil || !strings.Contains(stderr, "9") {
 		t.Errorf("activate 9: %v %s", err, stderr)
 	}
+}
+
+// listedVersions returns the versions a `model list` table shows, the active one marked
+// with *, e.g. "1 *2".
+func listedVersions(t *testing.T, table string) string {
+	t.Helper()
+	lines := strings.Split(strings.TrimRight(table, "\n"), "\n")
+	if len(lines) == 0 || strings.Join(strings.Fields(lines[0]), " ") != "ACTIVE NAME VERSION SOURCE SHA256 INSTALLED" {
+		t.Fatalf("not a model table:\n%s", table)
+	}
+	var vs []string
+	for _, line := range lines[1:] {
+		f := strings.Fields(line)
+		switch {
+		case strings.HasPrefix(line, "registry:"), strings.HasPrefix(line, "rollback target:"), strings.HasPrefix(line, "model sync is off"):
+		case len(f) == 6 && f[0] == "*":
+			vs = append(vs, "*"+f[2])
+		case len(f) == 5:
+			vs = append(vs, f[1])
+		default:
+			t.Fatalf("unexpected line %q in:\n%s", line, table)
+		}
+	}
+	return strings.Join(vs, " ")
 }
