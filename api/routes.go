@@ -182,7 +182,8 @@ func (s *Server) change(w http.ResponseWriter, r *http.Request, status string, o
 			writeError(w, errf(http.StatusNotFound, codeNotFound, err.Error()))
 		default:
 			s.log.Warn("api: model change failed", "op", status, "err", err)
-			writeError(w, errf(http.StatusServiceUnavailable, codeUnavailable, "model "+status+" failed: "+err.Error()))
+			what := map[string]string{"reloaded": "reload", "rolled_back": "rollback", "activated": "activation"}[status]
+			writeError(w, errf(http.StatusServiceUnavailable, codeUnavailable, "model "+what+" failed: "+err.Error()))
 		}
 		return
 	}

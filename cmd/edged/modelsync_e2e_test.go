@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 
 	"github.com/heimdall/edged/infer/mlflow/mlflowtest"
 	"github.com/heimdall/edged/store"
@@ -114,6 +117,7 @@ mlflow: {tracking_uri: %s, model_name: %s, alias: champion, interval_seconds: 36
 		return scrape(t, addr, `edged_model_sync_diverged{reason="`+reason+`"}`)
 	}
 	eventually(t, 60*time.Second, "version 1 from the first poll", func() bool { return activeVersion() == "1" })
+	lintSyncMetrics(t, addr)
 
 	addAndPoint()
 	model("sync")
@@ -189,6 +193,36 @@ mlflow: {tracking_uri: %s, model_name: %s, alias: champion, interval_seconds: 36
 	}
 	if !strings.Contains(stopped, "registry: models:/edged-beacon@champion names version 2, not active: pinned\nrollback target: 2\n") {
 		t.Errorf("list footer:\n%s", stopped)
+	}
+}
+
+// lintSyncMetrics checks the model sync series with promlint (what `promtool check metrics`
+// runs) and that every failure and divergence reason is exported before it ever happens.
+func lintSyncMetrics(t *testing.T, addr string) {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	problems, err := promlint.New(bytes.NewReader(b)).Lint()
+	if err != nil {
+		t.Fatalf("scrape does not parse: %v", err)
+	}
+	for _, p := range problems {
+		if strings.HasPrefix(p.Metric, "edged_model_sync_") {
+			t.Errorf("promlint: %s: %s", p.Metric, p.Text)
+		}
+	}
+	for _, series := range []string{
+		`edged_model_sync_failures_total{reason="checksum"} 0`, `edged_model_sync_failures_total{reason="network"} 0`,
+		`edged_model_sync_diverged{reason="rolled_back"} 0`, `edged_model_sync_diverged{reason="failed_verification"} 0`,
+		`edged_model_sync_target_version 1`,
+	} {
+		if !bytes.Contains(b, []byte("\n"+series+"\n")) {
+			t.Errorf("series %s missing from the scrape", series)
+		}
 	}
 }
 
