@@ -89,11 +89,13 @@ mlflow: {tracking_uri: %s, model_name: %s, alias: champion, interval_seconds: 36
 		}
 		return out
 	}
+	// activeVersion is the active registry version ("" while the embedded model, also
+	// version 1, serves).
 	activeVersion := func() string {
 		var v struct {
 			Models []struct {
-				Version string
-				Active  bool
+				Name, Version, Source string
+				Active                bool
 			}
 		}
 		resp, err := http.Get("http://" + addr + "/api/v1/models")
@@ -105,13 +107,18 @@ mlflow: {tracking_uri: %s, model_name: %s, alias: champion, interval_seconds: 36
 		var active []string
 		for _, m := range v.Models {
 			if m.Active {
-				active = append(active, m.Version)
+				active = append(active, m.Source+":"+m.Name+"@"+m.Version)
 			}
 		}
 		if len(active) != 1 {
 			t.Errorf("/api/v1/models marks %d versions active (%v), want exactly one", len(active), active)
+			return ""
 		}
-		return strings.Join(active, ",")
+		v1, ok := strings.CutPrefix(active[0], "mlflow:"+name+"@")
+		if !ok {
+			return ""
+		}
+		return v1
 	}
 	diverged := func(reason string) float64 {
 		return scrape(t, addr, `edged_model_sync_diverged{reason="`+reason+`"}`)
