@@ -510,7 +510,7 @@ func TestConcurrencyBound(t *testing.T) {
 // Ensure that RequestTimeout ends a request that takes too long with 503.
 func TestRequestTimeout(t *testing.T) {
 	mm := &fakeModels{block: make(chan struct{})}
-	e := newEnv(t, func(c *Config, d *Deps) { c.RequestTimeout = 10 * time.Millisecond; d.Models = mm })
+	e := newEnv(t, func(c *Config, d *Deps) { c.RequestTimeoutSeconds = 0.01; d.Models = mm })
 	r := e.do(t, "POST", "/api/v1/model/reload", "", nil)
 	if ae := apiErr(t, r); r.status != 503 || !strings.Contains(ae.Message, "deadline") {
 		t.Errorf("status %d %+v", r.status, ae)
@@ -579,7 +579,7 @@ func TestNewRejects(t *testing.T) {
 			t.Errorf("New(%+v) accepted", tc.cfg)
 		}
 	}
-	if c := DefaultConfig(); c.Listen != "127.0.0.1:9717" || c.MaxBodyBytes != 8<<20 || c.CacheTTL != time.Hour || c.MaxConcurrent != 64 {
+	if c := DefaultConfig(); c.Listen != "127.0.0.1:9717" || c.MaxBodyBytes != 8<<20 || c.RequestTimeoutSeconds != 30 || c.MaxConcurrent != 64 {
 		t.Errorf("defaults %+v", c)
 	}
 }

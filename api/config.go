@@ -4,10 +4,14 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/heimdall/edged/configs/check"
 	"github.com/heimdall/edged/infer"
 	"github.com/heimdall/edged/store"
 )
@@ -41,51 +45,95 @@ const (
 	maxSampleRateHz   = 100e6 // above any SDR edged reads
 )
 
-// Config tunes the API. Zero fields take the Default… values above.
+// Config is the `http:` section of edged.yaml, plus what the caller fills in from other
+// sections (the fields without a yaml key). Zero fields take the Default… values above.
 type Config struct {
 	// Listen is the address Serve's caller should listen on (default 127.0.0.1:9717, local
 	// only). Serve itself takes a listener; Listen is validated here so that a typo is a
 	// configuration error, not a failure at start.
 	Listen string `yaml:"listen"`
-	// Token, when not empty, is the bearer token the mutating routes (model reload and
-	// rollback) require. The caller reads it from a file or credential.
-	Token string `yaml:"-"`
+	// TokenFile holds the bearer token the mutating routes (model reload and rollback)
+	// require; New reads it into Token. A path starting with $CREDENTIALS_DIRECTORY/ is in
+	// systemd's credential directory (check.Path).
+	TokenFile string `yaml:"token_file"`
+	// AllowUnauthenticatedMutations lets a Listen address other hosts can reach go
+	// without a token. Without it such an address needs TokenFile (or Token).
+	AllowUnauthenticatedMutations bool `yaml:"allow_unauthenticated_mutations"`
 	// MaxBodyBytes bounds every request body (default 8 MiB); larger bodies get 413.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
-	// MaxSamples bounds the IQ samples of one predict input or batch item (default 4 Mi).
-	MaxSamples int `yaml:"max_samples"`
 	// MaxConcurrent bounds the /api/ requests being served at once (default 64).
 	MaxConcurrent int `yaml:"max_concurrent"`
+	// RequestTimeoutSeconds bounds the work on one request (default 30 s); past it the
+	// answer is 503.
+	RequestTimeoutSeconds float64 `yaml:"request_timeout_seconds"`
+
+	// Token, when not empty, is the bearer token the mutating routes require. New sets it
+	// from TokenFile; tests and embedders may set it directly.
+	Token string `yaml:"-"`
+	// MaxSamples bounds the IQ samples of one predict input or batch item (default 4 Mi).
+	MaxSamples int `yaml:"-"`
 	// QueueWait is how long a request waits for a free slot before 503 (default 250 ms).
-	QueueWait time.Duration `yaml:"queue_wait"`
+	QueueWait time.Duration `yaml:"-"`
 	// BatchConcurrency bounds the items of one batch processed at once (default GOMAXPROCS).
-	BatchConcurrency int `yaml:"batch_concurrency"`
-	// RequestTimeout bounds the work on one request (default 30 s); past it the answer is 503.
-	RequestTimeout time.Duration `yaml:"request_timeout"`
-	// CacheTTL is how long a predict answer stays cached (default 3600 s, as Heimdall's).
-	CacheTTL time.Duration `yaml:"cache_ttl"`
-	// ReceiverID goes into every fix's id and properties (default "edged").
-	ReceiverID string `yaml:"receiver_id"`
-	// ConfidenceLevel is the probability inside each fix's ellipse (default 0.95).
-	ConfidenceLevel float64 `yaml:"confidence_level"`
+	BatchConcurrency int `yaml:"-"`
+	// CacheTTL is how long a predict answer stays cached (default 3600 s, as Heimdall's);
+	// edged.yaml's store.cache_ttl_seconds.
+	CacheTTL time.Duration `yaml:"-"`
+	// ReceiverID goes into every fix's id and properties (default "edged"); edged.yaml's
+	// top-level receiver_id.
+	ReceiverID string `yaml:"-"`
+	// ConfidenceLevel is the probability inside each fix's ellipse (default 0.95);
+	// edged.yaml's fix.confidence_level.
+	ConfidenceLevel float64 `yaml:"-"`
 }
 
-// DefaultConfig returns the defaults.
+// Bounds of the section: past them a value is a typo, not a tuning.
+const (
+	maxBodyBytesLimit     = 1 << 30
+	maxConcurrentLimit    = 100_000
+	maxRequestTimeoutSecs = 3600
+	maxTokenBytes         = 4096
+)
+
+// DefaultConfig is the section's defaults as edged.yaml shows them; the fields without a
+// key stay zero (New fills them).
 func DefaultConfig() Config {
-	c, _ := Config{}.withDefaults()
-	return c
+	return Config{Listen: DefaultListen, MaxBodyBytes: DefaultMaxBodyBytes, MaxConcurrent: DefaultMaxConcurrent,
+		RequestTimeoutSeconds: DefaultRequestTimeout.Seconds()}
+}
+
+// Validate checks the section and reads the token file, as New does, without touching the
+// network. Errors are keyed relative to the section.
+func (c Config) Validate() error {
+	_, err := c.withDefaults()
+	return err
 }
 
 func (c Config) withDefaults() (Config, error) {
-	if c.MaxBodyBytes < 0 || c.MaxSamples < 0 || c.MaxConcurrent < 0 || c.QueueWait < 0 ||
-		c.BatchConcurrency < 0 || c.RequestTimeout < 0 || c.CacheTTL < 0 {
-		return c, fmt.Errorf("api: negative limit in config")
+	l := check.NewList(nil)
+	l.Int("max_body_bytes", c.MaxBodyBytes, 0, maxBodyBytesLimit)
+	l.Int("max_concurrent", int64(c.MaxConcurrent), 0, maxConcurrentLimit)
+	l.Number("request_timeout_seconds", c.RequestTimeoutSeconds, 0, maxRequestTimeoutSecs, "seconds (0: the default)")
+	if c.MaxSamples < 0 || c.QueueWait < 0 || c.BatchConcurrency < 0 || c.CacheTTL < 0 {
+		l.Add("", "api: negative limit in config: max samples %d, queue wait %v, batch concurrency %d, cache TTL %v",
+			c.MaxSamples, c.QueueWait, c.BatchConcurrency, c.CacheTTL)
 	}
 	if c.Listen == "" {
 		c.Listen = DefaultListen
 	}
-	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-		return c, fmt.Errorf("api: listen %q: %w", c.Listen, err)
+	loopback, err := checkListen(c.Listen)
+	if err != nil {
+		l.Add("listen", "%v", err)
+	}
+	if tok, err := c.BearerToken(); err != nil {
+		l.Add("token_file", "%v", err)
+	} else {
+		c.Token = tok
+	}
+	if err == nil && !loopback && c.Token == "" && c.TokenFile == "" && !c.AllowUnauthenticatedMutations {
+		l.Add("listen", "%q is reachable from other hosts, and anyone there could reload or roll back the model: "+
+			"set token_file to a file holding a bearer token (systemd: $CREDENTIALS_DIRECTORY/http-token), "+
+			"or allow_unauthenticated_mutations: true", c.Listen)
 	}
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = DefaultMaxBodyBytes
@@ -99,8 +147,8 @@ func (c Config) withDefaults() (Config, error) {
 	if c.QueueWait == 0 {
 		c.QueueWait = DefaultQueueWait
 	}
-	if c.RequestTimeout == 0 {
-		c.RequestTimeout = DefaultRequestTimeout
+	if c.RequestTimeoutSeconds == 0 {
+		c.RequestTimeoutSeconds = DefaultRequestTimeout.Seconds()
 	}
 	if c.CacheTTL == 0 {
 		c.CacheTTL = DefaultCacheTTL
@@ -112,9 +160,56 @@ func (c Config) withDefaults() (Config, error) {
 		c.ConfidenceLevel = DefaultConfidenceLevel
 	}
 	if !(c.ConfidenceLevel > 0 && c.ConfidenceLevel < 1) {
-		return c, fmt.Errorf("api: confidence_level %v: must be in (0,1)", c.ConfidenceLevel)
+		l.Add("", "api: confidence level %v: must be in (0,1)", c.ConfidenceLevel)
 	}
-	return c, nil
+	return c, l.Err()
+}
+
+// BearerToken is the token the mutating routes require: read from TokenFile (trimmed) when
+// it is set, else Token. A client of the API (`edged model`) reads it the same way.
+func (c Config) BearerToken() (string, error) {
+	if c.TokenFile == "" {
+		return c.Token, nil
+	}
+	b, err := check.ReadFile(c.TokenFile, maxTokenBytes)
+	if err != nil {
+		return "", err
+	}
+	tok := strings.TrimSpace(string(b))
+	if tok == "" {
+		return "", fmt.Errorf("%s is empty", c.TokenFile)
+	}
+	return tok, nil
+}
+
+// requestTimeout is RequestTimeoutSeconds as a duration.
+func (c Config) requestTimeout() time.Duration {
+	return time.Duration(c.RequestTimeoutSeconds * float64(time.Second))
+}
+
+// checkListen checks a host:port to listen on without resolving anything, and says whether
+// only this host can reach it. The host is empty (every address), an IP address, or
+// "localhost"; any other name is refused, since which addresses it listens on would depend
+// on DNS.
+func checkListen(addr string) (loopback bool, err error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false, fmt.Errorf("%q: want host:port, e.g. 127.0.0.1:9717", addr)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return false, fmt.Errorf("%q: want a port from 0 to 65535", addr)
+	}
+	switch {
+	case host == "localhost":
+		return true, nil
+	case host == "":
+		return false, nil
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return false, fmt.Errorf("%q: want an IP address or localhost as the host", addr)
+	}
+	return ip.IsLoopback(), nil
 }
 
 // Deps are what the API serves from. Engine is required; the rest may be nil.

@@ -36,8 +36,8 @@ type Server struct {
 	closed  sync.Once
 }
 
-// New checks cfg, fills its defaults and wires deps. It starts nothing and touches no
-// network or file. log may be nil for silence.
+// New checks cfg, reads its token file, fills its defaults and wires deps. It starts
+// nothing and touches no network. log may be nil for silence.
 func New(cfg Config, deps Deps, log *slog.Logger) (*Server, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -98,8 +98,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: readHeaderTimeout,
-		ReadTimeout:       s.cfg.RequestTimeout,
-		WriteTimeout:      s.cfg.RequestTimeout + 5*time.Second,
+		ReadTimeout:       s.cfg.requestTimeout(),
+		WriteTimeout:      s.cfg.requestTimeout() + 5*time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
@@ -202,7 +202,7 @@ func (s *Server) limit(h http.HandlerFunc) http.HandlerFunc {
 			}
 		}
 		defer func() { <-s.slots }()
-		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.requestTimeout())
 		defer cancel()
 		h(w, r.WithContext(ctx))
 	}

@@ -106,7 +106,8 @@ func OpenRTLSDR(cfg RTLSDRConfig, log *slog.Logger) (Source, error) {
 	return s, nil
 }
 
-// tune applies cfg.Tuning to the open device.
+// tune applies cfg.Tuning to the open device. A setting the dongle refuses is a
+// configuration fault (ErrBadConfig): reopening the same dongle will not change its answer.
 func (s *rtlSDR) tune() error {
 	t, dev := s.cfg.Tuning, s.dev
 	if r := C.rtlsdr_set_sample_rate(dev, C.uint32_t(math.Round(t.SampleRateHz))); r < 0 {
@@ -114,12 +115,12 @@ func (s *rtlSDR) tune() error {
 	}
 	if t.DirectSampling != DirectSamplingOff {
 		if r := C.rtlsdr_set_direct_sampling(dev, C.int(t.DirectSampling)); r < 0 {
-			return fmt.Errorf("direct sampling %d refused (%d)", t.DirectSampling, int(r))
+			return fmt.Errorf("%w: direct sampling %d refused (%d)", ErrBadConfig, t.DirectSampling, int(r))
 		}
 	}
 	if t.OffsetTuning {
 		if r := C.rtlsdr_set_offset_tuning(dev, 1); r < 0 {
-			return fmt.Errorf("offset tuning refused (%d); only E4000 tuners have it", int(r))
+			return fmt.Errorf("%w: offset tuning refused (%d); only E4000 tuners have it", ErrBadConfig, int(r))
 		}
 	}
 	if r := C.rtlsdr_set_center_freq(dev, C.uint32_t(math.Round(t.CenterFreqHz))); r < 0 {
@@ -127,11 +128,11 @@ func (s *rtlSDR) tune() error {
 	}
 	// -2 means "already at this correction", not a failure.
 	if r := C.rtlsdr_set_freq_correction(dev, C.int(t.PPM)); r < 0 && r != -2 {
-		return fmt.Errorf("ppm %d refused (%d)", t.PPM, int(r))
+		return fmt.Errorf("%w: ppm %d refused (%d)", ErrBadConfig, t.PPM, int(r))
 	}
 	if t.GainMode == GainManual {
 		if r := C.rtlsdr_set_tuner_gain_mode(dev, 1); r < 0 {
-			return fmt.Errorf("manual gain mode refused (%d)", int(r))
+			return fmt.Errorf("%w: manual gain mode refused (%d)", ErrBadConfig, int(r))
 		}
 		n := int(C.rtlsdr_get_tuner_gains(dev, nil))
 		if n <= 0 {
@@ -145,7 +146,7 @@ func (s *rtlSDR) tune() error {
 		}
 		best := nearestGain(g, t.GainDB)
 		if r := C.rtlsdr_set_tuner_gain(dev, C.int(best)); r < 0 {
-			return fmt.Errorf("gain %.1f dB refused (%d)", float64(best)/10, int(r))
+			return fmt.Errorf("%w: gain %.1f dB refused (%d)", ErrBadConfig, float64(best)/10, int(r))
 		}
 		s.log.Info("rtlsdr gain", "requested_db", t.GainDB, "set_db", float64(best)/10)
 	} else if r := C.rtlsdr_set_tuner_gain_mode(dev, 0); r < 0 {
@@ -163,7 +164,7 @@ func (s *rtlSDR) tune() error {
 		bias = 1
 	}
 	if r := C.rtlsdr_set_bias_tee(dev, bias); r < 0 && t.BiasTee {
-		return fmt.Errorf("bias tee refused (%d)", int(r))
+		return fmt.Errorf("%w: bias tee refused (%d)", ErrBadConfig, int(r))
 	}
 	if r := C.rtlsdr_reset_buffer(dev); r < 0 {
 		return fmt.Errorf("reset buffer failed (%d)", int(r))

@@ -31,7 +31,10 @@ func (c RTLSDRConfig) withDefaults() RTLSDRConfig {
 
 // validate checks the configuration without touching USB.
 func (c RTLSDRConfig) validate() error {
-	if err := c.Tuning.validate(); err != nil {
+	if err := c.Tuning.Validate(); err != nil {
+		return err
+	}
+	if err := checkRTL2832Rate(c.SampleRateHz); err != nil {
 		return err
 	}
 	if c.Index < 0 {

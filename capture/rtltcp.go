@@ -145,7 +145,7 @@ func newRTLTCP(addr string, cfg RTLTCPConfig, log *slog.Logger) (*rtlTCP, error)
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		return nil, fmt.Errorf("rtl_tcp %q: %w: address: %w", addr, ErrBadConfig, err)
 	}
-	if err := cfg.Tuning.validate(); err != nil {
+	if err := cfg.Tuning.Validate(); err != nil {
 		return nil, fmt.Errorf("rtl_tcp %s: %w", addr, err)
 	}
 	if log == nil {

@@ -2,9 +2,10 @@ package capture
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"time"
+
+	"github.com/heimdall/edged/configs/check"
 )
 
 // GainMode selects automatic or manual tuner gain.
@@ -51,27 +52,36 @@ type Tuning struct {
 	OffsetTuning bool
 }
 
-// validate checks a tuning without touching hardware.
-func (t Tuning) validate() error {
-	if !(t.CenterFreqHz > 0) || t.CenterFreqHz > math.MaxUint32 {
-		return fmt.Errorf("%w: center frequency %v Hz (want 1 Hz to 4.29 GHz)", ErrBadConfig, t.CenterFreqHz)
-	}
-	if !(t.SampleRateHz > 0) || t.SampleRateHz > math.MaxUint32 {
-		return fmt.Errorf("%w: sample rate %v S/s", ErrBadConfig, t.SampleRateHz)
-	}
+// Validate checks a tuning without touching hardware. Errors are keyed by the names
+// edged.yaml gives the fields and match ErrBadConfig.
+func (t Tuning) Validate() error {
+	l := check.NewList(ErrBadConfig)
+	// rtl_tcp and librtlsdr carry both as a uint32.
+	l.Positive("center_freq_hz", t.CenterFreqHz, math.MaxUint32, "Hz")
+	l.Positive("sample_rate_hz", t.SampleRateHz, math.MaxUint32, "S/s")
 	switch t.GainMode {
 	case "", GainAuto:
 	case GainManual:
-		if math.IsNaN(t.GainDB) || t.GainDB < -10 || t.GainDB > 100 {
-			return fmt.Errorf("%w: manual gain %v dB", ErrBadConfig, t.GainDB)
-		}
+		l.Number("gain_db", t.GainDB, -10, 100, "dB")
 	default:
-		return fmt.Errorf("%w: gain mode %q (want auto or manual)", ErrBadConfig, t.GainMode)
+		l.Add("gain_mode", "%q: want auto or manual", t.GainMode)
 	}
+	l.Int("ppm", int64(t.PPM), -maxPPM, maxPPM)
 	if t.DirectSampling < DirectSamplingOff || t.DirectSampling > DirectSamplingQ {
-		return fmt.Errorf("%w: direct sampling %d (want 0 off, 1 I, 2 Q)", ErrBadConfig, t.DirectSampling)
+		l.Add("direct_sampling", "%d: want 0 (off), 1 (I) or 2 (Q)", t.DirectSampling)
 	}
-	return nil
+	return l.Err()
+}
+
+// checkRTL2832Rate refuses a sample rate the RTL2832 cannot produce: librtlsdr's
+// rtlsdr_set_sample_rate takes 225001–300000 and 900001–3200000 S/s only
+// (https://github.com/osmocom/rtl-sdr/blob/master/src/librtlsdr.c). rtl_tcp servers are
+// not checked against it: some front other hardware.
+func checkRTL2832Rate(hz float64) error {
+	if (hz > 225000 && hz <= 300000) || (hz > 900000 && hz <= 3200000) {
+		return nil
+	}
+	return check.Errorf(ErrBadConfig, "sample_rate_hz", "%v: the RTL2832 takes 225001 to 300000 or 900001 to 3200000 S/s", hz)
 }
 
 // Backoff is a capped exponential retry schedule.

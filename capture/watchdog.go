@@ -27,7 +27,7 @@ type SuperviseConfig struct {
 // Supervisor is a Source that keeps a live source running: it opens it on first Read,
 // and when no sample arrives for StallTimeout (or Read fails) it closes it and reopens it with
 // capped exponential backoff, counting the gap as lost samples. This covers the dongle that
-// stalls without the process exiting (rtl_433 #1662). Healthy and LastSample let the daemon
+// stalls without the process exiting (https://github.com/merbanan/rtl_433/issues/1662). Healthy and LastSample let the daemon
 // report not-ready and stop feeding the systemd watchdog while samples do not flow.
 type Supervisor struct {
 	open func(ctx context.Context) (Source, error)
@@ -154,8 +154,9 @@ func (s *Supervisor) Close() error {
 }
 
 // Read reads from the current source, opening or reopening it as needed. It returns samples,
-// io.EOF from a finite source, ctx's error, or ErrClosed; source failures are retried, never
-// returned.
+// io.EOF from a finite source, ctx's error, ErrClosed, or an open failure that matches
+// ErrBadConfig (a configuration fault, which waiting cannot fix); other failures (no device,
+// a stall, a lost dongle) are retried, never returned.
 func (s *Supervisor) Read(ctx context.Context, buf []complex64) (int, error) {
 	for {
 		if s.closed.Load() {
@@ -173,8 +174,13 @@ func (s *Supervisor) Read(ctx context.Context, buf []complex64) (int, error) {
 				if ctx.Err() != nil || s.closed.Load() {
 					continue
 				}
-				s.failures++
 				s.setErr(err)
+				if errors.Is(err, ErrBadConfig) {
+					// The source refuses its configuration (a tuning the dongle does
+					// not support): retrying would only repeat the refusal.
+					return 0, err
+				}
+				s.failures++
 				s.log.Warn("capture source failed to open", "err", err, "attempt", s.failures, "retry_in", s.cfg.Backoff.delay(s.failures))
 				continue
 			}

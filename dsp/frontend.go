@@ -26,7 +26,7 @@ type Measure struct {
 	// on the real recordings quiet windows measure 1 to 4 dB, windows with bursts 11 to 30 dB.
 	SNRDB float64
 	// PSDDB is the peak's power spectral density as Heimdall's HeimdallNet features compute
-	// it (§1.4): 10·log10(max S[k]/(fs·Σw²) + 1e-12) + 30, i.e. dB(full scale²/Hz) + 30.
+	// it (its develop branch, https://github.com/fulgidus/heimdall): 10·log10(max S[k]/(fs·Σw²) + 1e-12) + 30, i.e. dB(full scale²/Hz) + 30.
 	PSDDB float64
 	// OffsetHz is the centre frequency of the peak bin relative to the conditioned signal's
 	// 0 Hz (capture centre + ShiftHz), in (−fs/2, fs/2]. Resolution fs/n_fft.

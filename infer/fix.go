@@ -42,7 +42,7 @@ type Feature struct {
 	Properties Properties   `json:"properties"`
 }
 
-// Properties are a fix's fields, as the product brief lists them.
+// Properties are a fix's fields: the GeoJSON Feature's properties consumers read.
 type Properties struct {
 	ReceiverID      string   `json:"receiver_id"`
 	Time            string   `json:"time"`

@@ -3,6 +3,8 @@ package infer
 import (
 	"errors"
 	"fmt"
+
+	"google.golang.org/protobuf/encoding/protowire"
 )
 
 // Opset is one operator set a model imports.
@@ -16,57 +18,54 @@ type protoInfo struct {
 	opsets    []Opset
 }
 
+// ModelProto and OperatorSetIdProto field numbers, from onnx.proto
+// (https://github.com/onnx/onnx/blob/main/onnx/onnx.proto).
+const (
+	fieldIRVersion   = 1
+	fieldGraph       = 7
+	fieldOpsetImport = 8
+	fieldOpsetDomain = 1
+	fieldOpsetVer    = 2
+)
+
 // parseModelProto reads the few ModelProto fields ONNX Runtime's C API does not expose
-// (ir_version = 1, opset_import = 8). It walks the wire format directly rather than pull in a
-// protobuf dependency for two fields, and doubles as a cheap "is this ONNX at all" check.
+// (ir_version, opset_import) with protowire, which the module already links, rather than
+// generated ONNX bindings for two fields; it doubles as a cheap "is this ONNX at all" check.
 func parseModelProto(b []byte) (protoInfo, error) {
 	var pi protoInfo
 	sawGraph := false
 	for len(b) > 0 {
-		field, wire, n := tag(b)
-		if n <= 0 {
-			return pi, errors.New("bad field tag")
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return pi, fmt.Errorf("bad field tag: %w", protowire.ParseError(n))
 		}
 		b = b[n:]
-		switch wire {
-		case 0:
-			v, n := uvarint(b)
-			if n <= 0 {
-				return pi, fmt.Errorf("field %d: bad varint", field)
+		switch {
+		case num == fieldIRVersion && typ == protowire.VarintType:
+			v, n := protowire.ConsumeVarint(b)
+			if n < 0 {
+				return pi, fmt.Errorf("ir_version: %w", protowire.ParseError(n))
 			}
-			if field == 1 {
-				pi.irVersion = int64(v)
+			pi.irVersion = int64(v)
+			b = b[n:]
+		case num == fieldOpsetImport && typ == protowire.BytesType:
+			body, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return pi, fmt.Errorf("opset_import: %w", protowire.ParseError(n))
+			}
+			op, err := parseOpset(body)
+			if err != nil {
+				return pi, err
+			}
+			pi.opsets = append(pi.opsets, op)
+			b = b[n:]
+		default:
+			sawGraph = sawGraph || (num == fieldGraph && typ == protowire.BytesType)
+			n := protowire.ConsumeFieldValue(num, typ, b)
+			if n < 0 {
+				return pi, fmt.Errorf("field %d: %w", num, protowire.ParseError(n))
 			}
 			b = b[n:]
-		case 2:
-			l, n := uvarint(b)
-			if n <= 0 || l > uint64(len(b)-n) {
-				return pi, fmt.Errorf("field %d: length %d past the end of the file", field, l)
-			}
-			body := b[n : n+int(l)]
-			b = b[n+int(l):]
-			switch field {
-			case 7:
-				sawGraph = true
-			case 8:
-				op, err := parseOpset(body)
-				if err != nil {
-					return pi, err
-				}
-				pi.opsets = append(pi.opsets, op)
-			}
-		case 1:
-			if len(b) < 8 {
-				return pi, errors.New("truncated fixed64")
-			}
-			b = b[8:]
-		case 5:
-			if len(b) < 4 {
-				return pi, errors.New("truncated fixed32")
-			}
-			b = b[4:]
-		default:
-			return pi, fmt.Errorf("field %d: unsupported wire type %d", field, wire)
 		}
 	}
 	if !sawGraph || pi.irVersion == 0 {
@@ -75,48 +74,38 @@ func parseModelProto(b []byte) (protoInfo, error) {
 	return pi, nil
 }
 
+// parseOpset reads one OperatorSetIdProto; fields other than domain and version are
+// skipped.
 func parseOpset(b []byte) (Opset, error) {
 	var op Opset
 	for len(b) > 0 {
-		field, wire, n := tag(b)
-		if n <= 0 {
-			return op, errors.New("opset_import: bad tag")
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return op, fmt.Errorf("opset_import: bad tag: %w", protowire.ParseError(n))
 		}
 		b = b[n:]
 		switch {
-		case field == 1 && wire == 2:
-			l, n := uvarint(b)
-			if n <= 0 || l > uint64(len(b)-n) {
-				return op, errors.New("opset_import: bad domain")
+		case num == fieldOpsetDomain && typ == protowire.BytesType:
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return op, fmt.Errorf("opset_import: domain: %w", protowire.ParseError(n))
 			}
-			op.Domain = string(b[n : n+int(l)])
-			b = b[n+int(l):]
-		case field == 2 && wire == 0:
-			v, n := uvarint(b)
-			if n <= 0 {
-				return op, errors.New("opset_import: bad version")
+			op.Domain = string(v)
+			b = b[n:]
+		case num == fieldOpsetVer && typ == protowire.VarintType:
+			v, n := protowire.ConsumeVarint(b)
+			if n < 0 {
+				return op, fmt.Errorf("opset_import: version: %w", protowire.ParseError(n))
 			}
 			op.Version = int64(v)
 			b = b[n:]
 		default:
-			return op, fmt.Errorf("opset_import: unexpected field %d", field)
+			n := protowire.ConsumeFieldValue(num, typ, b)
+			if n < 0 {
+				return op, fmt.Errorf("opset_import: field %d: %w", num, protowire.ParseError(n))
+			}
+			b = b[n:]
 		}
 	}
 	return op, nil
-}
-
-func tag(b []byte) (field uint64, wire int, n int) {
-	v, n := uvarint(b)
-	return v >> 3, int(v & 7), n
-}
-
-func uvarint(b []byte) (uint64, int) {
-	var v uint64
-	for i := 0; i < len(b) && i < 10; i++ {
-		v |= uint64(b[i]&0x7f) << (7 * i)
-		if b[i] < 0x80 {
-			return v, i + 1
-		}
-	}
-	return 0, 0
 }

@@ -2,7 +2,7 @@
 """Reference features for edged's dsp parity tests (dsp/parity_test.go).
 
 Computes, with NumPy and SciPy only, the features of Heimdall's two preprocessing pipelines
-exactly as the Heimdall code does them (see ../shared/docs/heimdall-seed-service.md §2):
+exactly as the Heimdall code does them (https://github.com/fulgidus/heimdall/tree/c2be497, the files named below):
 
   serving  (services/inference/src/utils/preprocessing.py, IQPreprocessor): symmetric
            np.hanning(512), hop 128, no padding, |FFT|²/512 of bins 0..256 stored float32,
@@ -75,7 +75,7 @@ def read_cu8(rel, offset, n):
     return (f[0::2] + np.complex64(1j) * f[1::2]).astype(np.complex64)
 
 
-# ---------------------------------------------------------------- Heimdall serving (§2.1)
+# ---------------------------------------------------------------- Heimdall serving
 
 def serving_hz_to_mel(hz):
     return 2595 * np.log10(1 + hz / 700)
@@ -121,7 +121,7 @@ def heimdall_serving(iq, n_fft=512, hop=128):
     return (logm - mean) / std
 
 
-# ---------------------------------------------------------------- Heimdall training (§2.2)
+# ---------------------------------------------------------------- Heimdall training
 
 def training_filterbank(sr, n_fft, n_mels=128, f_min=0.0, f_max=None):
     """features.librosa_compatible_mel_scale, verbatim in behaviour."""

@@ -8,8 +8,8 @@ import (
 	"time"
 )
 
-// benchFixes makes n fixes with ~600-byte bodies (the size of a 64-vertex GeoJSON
-// ellipse is larger, but 600 B is the brief's figure).
+// benchFixes makes n fixes with ~600-byte bodies (a 64-vertex GeoJSON ellipse is
+// larger; 600 B keeps the figure comparable with earlier runs).
 func benchFixes(from, n int) []Fix {
 	body := bytes.Repeat([]byte("x"), 600)
 	out := make([]Fix, n)

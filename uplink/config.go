@@ -1,13 +1,18 @@
 package uplink
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net/url"
+	"os"
 	"strings"
+
+	"github.com/heimdall/edged/configs/check"
 )
 
-// Config is the `uplink:` section of edged.yaml. Start from DefaultConfig and overlay the
-// file: a zero QoS means QoS 0, not the default 1.
+// Config is the `mqtt:` section of edged.yaml. Start from DefaultConfig and overlay the
+// file: a zero QoS means QoS 0, not the default 1. An empty Broker turns the uplink off.
 type Config struct {
 	// Broker is the broker URL: tcp:// or mqtt:// (port 1883 if omitted), ssl://,
 	// tls:// or mqtts:// (port 8883 if omitted).
@@ -17,8 +22,10 @@ type Config struct {
 	ClientID string `yaml:"client_id" json:"client_id"`
 	// Prefix starts every topic: <prefix>/<receiver_id>/{fix,availability,model}.
 	Prefix string `yaml:"prefix" json:"prefix"`
-	// ReceiverID names this receiver in topics and client id.
-	ReceiverID string `yaml:"receiver_id" json:"receiver_id"`
+	// ReceiverID names this receiver in topics and client id. It is the top-level
+	// receiver_id of edged.yaml, which the caller copies here; the section has no key of
+	// its own for it, so that fix ids and topics cannot disagree.
+	ReceiverID string `yaml:"-" json:"receiver_id"`
 	// QoS for fixes: 0, 1 (default) or 2. At QoS 0 an outbox entry is deleted once
 	// written to the socket, so a broker outage can lose what was in flight.
 	QoS int `yaml:"qos" json:"qos"`
@@ -26,12 +33,14 @@ type Config struct {
 	TLS TLSConfig `yaml:"tls" json:"tls"`
 	// Username for the broker; the password comes from PasswordFile or PasswordEnv.
 	Username string `yaml:"username" json:"username"`
-	// PasswordFile holds the password (trailing newline ignored).
+	// PasswordFile holds the password (trailing newline ignored). A path starting with
+	// $CREDENTIALS_DIRECTORY/ is in systemd's credential directory (check.Path).
 	PasswordFile string `yaml:"password_file" json:"password_file"`
 	// PasswordEnv names an environment variable holding the password.
 	PasswordEnv string `yaml:"password_env" json:"password_env"`
-	// Password exists only to be refused by Validate with a clear message: a password in
-	// a config file or on a command line leaks through backups and ps.
+	// Password exists only to be refused by Validate with a clear message, whether or not
+	// the uplink is on: a password in a config file or on a command line leaks through
+	// backups and ps.
 	Password string `yaml:"password" json:"password"`
 	// KeepaliveSeconds is the MQTT keepalive (default 30).
 	KeepaliveSeconds int `yaml:"keepalive_seconds" json:"keepalive_seconds"`
@@ -51,7 +60,7 @@ type TLSConfig struct {
 	// CAFile is a PEM bundle of CAs to trust instead of the system's.
 	CAFile string `yaml:"ca_file" json:"ca_file"`
 	// CertFile and KeyFile are a PEM client certificate and key, for brokers that
-	// require one.
+	// require one. Paths resolve like PasswordFile's.
 	CertFile string `yaml:"cert_file" json:"cert_file"`
 	KeyFile  string `yaml:"key_file" json:"key_file"`
 	// ServerName overrides the name checked in the broker's certificate.
@@ -72,10 +81,9 @@ const (
 	DefaultInflight              = 64
 )
 
-// DefaultConfig is the configuration before the file is applied.
+// DefaultConfig is the configuration before the file is applied: the uplink off.
 func DefaultConfig() Config {
 	return Config{
-		Broker:                "tcp://localhost:1883",
 		Prefix:                DefaultPrefix,
 		QoS:                   DefaultQoS,
 		KeepaliveSeconds:      DefaultKeepaliveSeconds,
@@ -112,6 +120,15 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// Largest files the section names: a PEM bundle or a password is kilobytes.
+const (
+	maxPasswordBytes = 64 << 10
+	maxPEMBytes      = 1 << 20
+)
+
+// Enabled reports whether a broker is set.
+func (c Config) Enabled() bool { return c.Broker != "" }
+
 // isTLSScheme reports whether paho dials TLS for this URL scheme.
 func isTLSScheme(s string) bool {
 	switch s {
@@ -121,11 +138,16 @@ func isTLSScheme(s string) bool {
 	return false
 }
 
-// brokerURL parses Broker and adds the default port.
+// brokerURL parses Broker and adds the default port. Messages never show the broker's user
+// information.
 func (c Config) brokerURL() (*url.URL, error) {
+	shown := check.RedactURL(c.Broker)
+	if check.HasUserInfo(c.Broker) {
+		return nil, fmt.Errorf("%q: credentials in the URL are refused (they would show in logs); set username and password_file", shown)
+	}
 	u, err := url.Parse(c.Broker)
 	if err != nil {
-		return nil, fmt.Errorf("%w: broker %q: %v", ErrInvalidConfig, c.Broker, err)
+		return nil, fmt.Errorf("%q: not a URL", shown)
 	}
 	switch {
 	case u.Scheme == "tcp" || u.Scheme == "mqtt":
@@ -137,71 +159,131 @@ func (c Config) brokerURL() (*url.URL, error) {
 			u.Host += ":8883"
 		}
 	default:
-		return nil, fmt.Errorf("%w: broker %q: scheme must be tcp://, mqtt://, ssl://, tls:// or mqtts://", ErrInvalidConfig, c.Broker)
+		return nil, fmt.Errorf("%q: scheme must be tcp://, mqtt://, ssl://, tls:// or mqtts://", shown)
 	}
 	if u.Hostname() == "" {
-		return nil, fmt.Errorf("%w: broker %q: no host", ErrInvalidConfig, c.Broker)
+		return nil, fmt.Errorf("%q: no host", shown)
 	}
 	return u, nil
 }
 
-// topicSafe rejects what would break or widen a topic.
-func topicSafe(key, v string) error {
-	if strings.ContainsAny(v, "+#\x00") {
-		return fmt.Errorf("%w: %s %q: must not contain +, # or NUL", ErrInvalidConfig, key, v)
-	}
-	return nil
+// Validate checks the section and reads the files it names (password, TLS), as New does,
+// so that a missing or unusable one is a configuration error before anything connects. It
+// never touches the network. With no broker only the refusal of a plain password applies.
+// Errors are keyed relative to the section and match ErrInvalidConfig.
+func (c Config) Validate() error {
+	_, _, err := c.load()
+	return err
 }
 
-// Validate checks the config without any I/O (files are read by New).
-func (c Config) Validate() error {
+// secrets is what load reads from files and the environment.
+type secrets struct {
+	password string
+	tls      *tls.Config
+}
+
+// load checks the section and reads its secrets; New and Validate share it, so both refuse
+// the same things with the same words.
+func (c Config) load() (*url.URL, secrets, error) {
+	l := check.NewList(ErrInvalidConfig)
+	var s secrets
+	if c.Password != "" {
+		l.Add("password", "not accepted in the config (it would leak through backups and ps); use password_file or password_env")
+	}
+	if !c.Enabled() {
+		return nil, s, l.Err()
+	}
 	c = c.withDefaults()
 	u, err := c.brokerURL()
 	if err != nil {
-		return err
+		l.Add("broker", "%v", err)
 	}
-	if c.ReceiverID == "" {
-		return fmt.Errorf("%w: receiver_id is required", ErrInvalidConfig)
+	if err := check.ReceiverID(c.ReceiverID); err != nil {
+		l.Add("receiver_id", "%v", err)
 	}
-	if strings.Contains(c.ReceiverID, "/") {
-		return fmt.Errorf("%w: receiver_id %q: must not contain /", ErrInvalidConfig, c.ReceiverID)
+	if strings.ContainsAny(c.Prefix, "+#\x00") || strings.HasPrefix(c.Prefix, "/") || strings.HasSuffix(c.Prefix, "/") {
+		l.Add("prefix", "%q: no +, # or NUL, and no leading or trailing /", c.Prefix)
 	}
-	if err := topicSafe("receiver_id", c.ReceiverID); err != nil {
-		return err
+	if strings.ContainsAny(c.ClientID, "\x00") || len(c.ClientID) > 65535 {
+		l.Add("client_id", "%q: no NUL, at most 65535 bytes", c.ClientID)
 	}
-	if err := topicSafe("prefix", c.Prefix); err != nil {
-		return err
-	}
-	if strings.HasPrefix(c.Prefix, "/") || strings.HasSuffix(c.Prefix, "/") {
-		return fmt.Errorf("%w: prefix %q: no leading or trailing /", ErrInvalidConfig, c.Prefix)
-	}
-	if c.QoS < 0 || c.QoS > 2 {
-		return fmt.Errorf("%w: qos %d: must be 0, 1 or 2", ErrInvalidConfig, c.QoS)
-	}
-	if c.Password != "" {
-		return fmt.Errorf("%w: password: not accepted in the config; use password_file or password_env", ErrInvalidConfig)
-	}
-	if c.PasswordFile != "" && c.PasswordEnv != "" {
-		return fmt.Errorf("%w: password_file and password_env: set one, not both", ErrInvalidConfig)
+	l.Int("qos", int64(c.QoS), 0, 2)
+	switch {
+	case c.PasswordFile != "" && c.PasswordEnv != "":
+		l.Add("password_file", "set password_file or password_env, not both")
+	case c.PasswordFile != "":
+		b, err := check.ReadFile(c.PasswordFile, maxPasswordBytes)
+		if err != nil {
+			l.Add("password_file", "%v", err)
+		}
+		s.password = strings.TrimRight(string(b), "\r\n")
+	case c.PasswordEnv != "":
+		p, ok := os.LookupEnv(c.PasswordEnv)
+		if !ok || p == "" {
+			l.Add("password_env", "environment variable %s is unset or empty", c.PasswordEnv)
+		}
+		s.password = p
 	}
 	if (c.PasswordFile != "" || c.PasswordEnv != "") && c.Username == "" {
-		return fmt.Errorf("%w: username is required with a password (MQTT 3.1.1)", ErrInvalidConfig)
+		l.Add("username", "required with a password (MQTT 3.1.1)")
 	}
-	tlsSet := c.TLS != TLSConfig{}
-	if tlsSet && !isTLSScheme(u.Scheme) {
-		return fmt.Errorf("%w: tls is set but broker %q is not ssl://, tls:// or mqtts://", ErrInvalidConfig, c.Broker)
+	if u != nil {
+		switch tlsOn := isTLSScheme(u.Scheme); {
+		case tlsOn:
+			t, err := c.TLS.build()
+			l.Wrap("tls", err)
+			s.tls = t
+		case c.TLS != TLSConfig{}:
+			l.Add("tls", "set, but broker %q is not ssl://, tls:// or mqtts://", check.RedactURL(c.Broker))
+		}
 	}
-	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
-		return fmt.Errorf("%w: tls.cert_file and tls.key_file go together", ErrInvalidConfig)
+	// paho takes whole seconds; an hour without a ping is no keepalive at all.
+	l.Int("keepalive_seconds", int64(c.KeepaliveSeconds), 1, 3600)
+	l.Int("connect_timeout_seconds", int64(c.ConnectTimeoutSeconds), 1, 600)
+	if l.Int("reconnect_min_ms", int64(c.ReconnectMinMs), 1, 3_600_000) && c.ReconnectMaxMs < c.ReconnectMinMs {
+		l.Add("reconnect_max_ms", "%d: want at least reconnect_min_ms (%d)", c.ReconnectMaxMs, c.ReconnectMinMs)
 	}
-	if c.KeepaliveSeconds < 0 || c.ConnectTimeoutSeconds < 0 {
-		return fmt.Errorf("%w: keepalive_seconds and connect_timeout_seconds must be positive", ErrInvalidConfig)
+	l.Int("reconnect_max_ms", int64(c.ReconnectMaxMs), 1, 3_600_000)
+	// MQTT packet ids are 16 bits.
+	l.Int("inflight", int64(c.Inflight), 1, 65535)
+	return u, s, l.Err()
+}
+
+// build reads the TLS files; errors are keyed relative to the tls section.
+func (t TLSConfig) build() (*tls.Config, error) {
+	l := check.NewList(ErrInvalidConfig)
+	c := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify}
+	if t.CAFile != "" {
+		pem, err := check.ReadFile(t.CAFile, maxPEMBytes)
+		if err != nil {
+			l.Add("ca_file", "%v", err)
+		} else {
+			c.RootCAs = x509.NewCertPool()
+			if !c.RootCAs.AppendCertsFromPEM(pem) {
+				l.Add("ca_file", "%s: no PEM certificates in it", t.CAFile)
+			}
+		}
 	}
-	if c.ReconnectMinMs < 0 || c.ReconnectMaxMs < c.ReconnectMinMs {
-		return fmt.Errorf("%w: reconnect_min_ms %d, reconnect_max_ms %d: need 0 < min ≤ max", ErrInvalidConfig, c.ReconnectMinMs, c.ReconnectMaxMs)
+	switch {
+	case (t.CertFile == "") != (t.KeyFile == ""):
+		l.Add("cert_file", "tls.cert_file and tls.key_file go together")
+	case t.CertFile != "":
+		cert, errC := check.ReadFile(t.CertFile, maxPEMBytes)
+		if errC != nil {
+			l.Add("cert_file", "%v", errC)
+		}
+		key, errK := check.ReadFile(t.KeyFile, maxPEMBytes)
+		if errK != nil {
+			l.Add("key_file", "%v", errK)
+		}
+		if errC == nil && errK == nil {
+			// X509KeyPair's errors name PEM blocks, never the key's bytes.
+			if pair, err := tls.X509KeyPair(cert, key); err != nil {
+				l.Add("cert_file", "%s with %s: %v", t.CertFile, t.KeyFile, err)
+			} else {
+				c.Certificates = []tls.Certificate{pair}
+			}
+		}
 	}
-	if c.Inflight < 1 || c.Inflight > 65535 {
-		return fmt.Errorf("%w: inflight %d: must be 1…65535", ErrInvalidConfig, c.Inflight)
-	}
-	return nil
+	return c, l.Err()
 }

@@ -27,14 +27,11 @@ package uplink
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -117,25 +114,30 @@ type MQTT struct {
 	pollPeriod time.Duration
 }
 
-// New checks cfg, reads the password and TLS files, and returns an uplink that has not
-// connected yet. log may be nil for silence.
+// New checks cfg, reads the password and TLS files (as Validate does), and returns an
+// uplink that has not connected yet. log may be nil for silence.
 func New(cfg Config, db Outbox, log *slog.Logger) (*MQTT, error) {
-	if err := cfg.Validate(); err != nil {
+	if !cfg.Enabled() {
+		return nil, fmt.Errorf("%w: broker: not set", ErrInvalidConfig)
+	}
+	cfg = cfg.withDefaults()
+	u, sec, err := cfg.load()
+	if err != nil {
 		return nil, err
 	}
 	if db == nil {
 		return nil, fmt.Errorf("%w: nil outbox", ErrInvalidConfig)
 	}
-	cfg = cfg.withDefaults()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	u, _ := cfg.brokerURL()
 	m := &MQTT{
 		cfg:        cfg,
 		db:         db,
 		log:        log,
 		url:        u.String(),
+		password:   sec.password,
+		tls:        sec.tls,
 		topicFix:   cfg.Prefix + "/" + cfg.ReceiverID + "/fix",
 		topicAv:    cfg.Prefix + "/" + cfg.ReceiverID + "/availability",
 		topicMdl:   cfg.Prefix + "/" + cfg.ReceiverID + "/model",
@@ -143,50 +145,7 @@ func New(cfg Config, db Outbox, log *slog.Logger) (*MQTT, error) {
 		failures:   map[string]uint64{},
 		pollPeriod: time.Second,
 	}
-	switch {
-	case cfg.PasswordFile != "":
-		b, err := os.ReadFile(cfg.PasswordFile)
-		if err != nil {
-			return nil, fmt.Errorf("uplink: password_file: %w", err)
-		}
-		m.password = strings.TrimRight(string(b), "\r\n")
-	case cfg.PasswordEnv != "":
-		p, ok := os.LookupEnv(cfg.PasswordEnv)
-		if !ok || p == "" {
-			return nil, fmt.Errorf("%w: password_env: environment variable %s is unset or empty", ErrInvalidConfig, cfg.PasswordEnv)
-		}
-		m.password = p
-	}
-	if isTLSScheme(u.Scheme) {
-		t, err := cfg.TLS.build()
-		if err != nil {
-			return nil, err
-		}
-		m.tls = t
-	}
 	return m, nil
-}
-
-func (t TLSConfig) build() (*tls.Config, error) {
-	c := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify}
-	if t.CAFile != "" {
-		pem, err := os.ReadFile(t.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("uplink: tls.ca_file: %w", err)
-		}
-		c.RootCAs = x509.NewCertPool()
-		if !c.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("%w: tls.ca_file %s: no PEM certificates in it", ErrInvalidConfig, t.CAFile)
-		}
-	}
-	if t.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("uplink: tls.cert_file/key_file: %w", err)
-		}
-		c.Certificates = []tls.Certificate{cert}
-	}
-	return c, nil
 }
 
 // Notify wakes the drain loop; the pipeline calls it after each Commit. It never

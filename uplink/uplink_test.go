@@ -14,11 +14,13 @@ import (
 	"github.com/heimdall/edged/store"
 )
 
-// Ensure that Validate refuses bad configs with a message naming the key, and does no
-// I/O (a missing password file is New's business).
+// Ensure that Validate refuses bad configs with a message naming the key, and never shows
+// a password in a broker URL.
 func TestValidate(t *testing.T) {
+	pw := filepath.Join(t.TempDir(), "password")
+	os.WriteFile(pw, []byte("s3cret\n"), 0o600)
 	good := testConfig("tcp://127.0.0.1:1883")
-	good.Username, good.PasswordFile = "u", "/nonexistent/password"
+	good.Username, good.PasswordFile = "u", pw
 	if err := good.Validate(); err != nil {
 		t.Fatalf("good config: %v", err)
 	}
@@ -43,15 +45,21 @@ func TestValidate(t *testing.T) {
 			c.Broker = "mqtts://h"
 			c.TLS.CertFile = "c.pem"
 		}, "key_file"},
-		"inflight": {func(c *Config) { c.Inflight = -1 }, "inflight"},
-		"backoff":  {func(c *Config) { c.ReconnectMaxMs = 10 }, "reconnect_max_ms"},
+		"inflight":      {func(c *Config) { c.Inflight = -1 }, "inflight"},
+		"backoff":       {func(c *Config) { c.ReconnectMaxMs = 10 }, "reconnect_max_ms"},
+		"missing file":  {func(c *Config) { c.PasswordFile = "/nonexistent/password" }, "password_file: open /nonexistent/password"},
+		"no CA":         {func(c *Config) { c.Broker, c.TLS.CAFile = "mqtts://h", "/nonexistent/ca.pem" }, "tls.ca_file: open /nonexistent/ca.pem"},
+		"url password":  {func(c *Config) { c.Broker = "tcp://edge:s3cretPW@h:1883" }, `broker: "tcp://xxxxx@h:1883": credentials in the URL are refused`},
+		"bad url":       {func(c *Config) { c.Broker = "tcp://edge:s3cretPW@h:x%zz" }, `"tcp://xxxxx@h:x%zz"`},
+		"keepalive":     {func(c *Config) { c.KeepaliveSeconds = -1 }, "keepalive_seconds: -1"},
+		"huge receiver": {func(c *Config) { c.ReceiverID = strings.Repeat("r", 1<<20) }, "receiver_id"},
 	}
 	for name, tc := range cases {
 		c := good
 		tc.mod(&c)
 		err := c.Validate()
-		if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: err = %v, want ErrInvalidConfig mentioning %q", name, err, tc.want)
+		if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("%s: err = %.300v, want ErrInvalidConfig mentioning %q and no password", name, err, tc.want)
 		}
 	}
 }

@@ -2,12 +2,9 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"log/slog"
 	"os"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/heimdall/edged/capture"
@@ -16,7 +13,7 @@ import (
 // runDevices opens an RTL-SDR and reads from it for a moment, like rtl_test: the one-shot
 // check an operator runs before starting the daemon.
 func runDevices(args []string) error {
-	fs := flag.NewFlagSet("devices", flag.ContinueOnError)
+	fs := newFlags("devices", "[-device 0|:SERIAL] [-sample-rate RATE] [-center-freq FREQ] [-seconds N]")
 	device := fs.String("device", "0", "index, or :SERIAL")
 	rate := fs.String("sample-rate", "250k", "sample rate")
 	freq := fs.String("center-freq", "433.92M", "centre frequency")
@@ -25,16 +22,10 @@ func runDevices(args []string) error {
 		return err
 	}
 	cfg := capture.RTLSDRConfig{}
-	if serial, ok := strings.CutPrefix(*device, ":"); ok {
-		cfg.Serial = serial
-	} else {
-		idx, err := strconv.Atoi(*device)
-		if err != nil {
-			return fmt.Errorf("-device %q: want an index or :SERIAL", *device)
-		}
-		cfg.Index = idx
-	}
 	var err error
+	if cfg.Serial, cfg.Index, err = capture.ParseDevice(*device); err != nil {
+		return fmt.Errorf("-device: %w", err)
+	}
 	if cfg.SampleRateHz, err = capture.ParseHz(*rate); err != nil {
 		return fmt.Errorf("-sample-rate: %w", err)
 	}

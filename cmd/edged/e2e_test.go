@@ -89,7 +89,7 @@ func distanceM(lat1, lon1, lat2, lon2 float64) float64 {
 }
 
 // Ensure a recording with bursts at beacon B gives one fix per bursted window, each centred
-// on B's site, with a closed counter-clockwise 64-vertex ring and the brief's properties, in
+// on B's site, with a closed counter-clockwise 64-vertex ring and every fix property, in
 // every raw format synth writes.
 func TestE2EReplaySynthetic(t *testing.T) {
 	b, err := reference.Lookup("B")

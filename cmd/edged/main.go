@@ -8,14 +8,17 @@
 //	       model sync (MLflow registry, when reachable)
 //
 // This file only parses the command line and wires packages together; the stages live in
-// capture, dsp, infer, store and uplink, and internal/pipeline joins them.
+// capture, dsp, infer, store and uplink, and internal/pipeline joins them. Every command
+// and subcommand answers -h with its usage and exit status 0.
 package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"runtime/debug"
+	"strings"
 )
 
 // exitConfig is EX_CONFIG from sysexits.h: the unit's RestartPreventExitStatus= stops systemd
@@ -37,7 +40,7 @@ commands:
   model inspect FILE      print a model's contract, inputs, outputs, opsets and SHA-256
   model list|sync|activate VERSION|rollback [-config FILE] [-json]
                           models synced from MLflow (through the daemon's API while it runs)
-  check-config FILE       validate a configuration file
+  check-config FILE       validate a configuration file as run would (exit 78 if bad)
   devices [-device 0]     open an RTL-SDR and read from it for a second (like rtl_test)
   version                 print the version
 
@@ -65,12 +68,15 @@ func main() {
 	case "devices":
 		err = runDevices(args)
 	case "version", "-version", "--version":
-		fmt.Println("edged", version())
+		err = runVersion(args)
 	case "help", "-h", "-help", "--help":
 		fmt.Print(usage)
 	default:
 		fmt.Fprintf(os.Stderr, "edged: unknown command %q\n%s", cmd, usage)
 		os.Exit(2)
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return // -h printed the command's usage
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "edged %s: %v\n", cmd, oneLine(err))
@@ -83,13 +89,27 @@ func main() {
 
 // oneLine folds a (possibly joined) error onto one line, as the CLI promises.
 func oneLine(err error) string {
-	b := []byte(err.Error())
-	for i, c := range b {
-		if c == '\n' {
-			b[i] = ';'
-		}
+	return strings.ReplaceAll(err.Error(), "\n", "; ")
+}
+
+// newFlags is a command's flag set: -h prints synopsis and the flags (to stderr, as Go's
+// flag package does) and the command returns flag.ErrHelp, which exits 0.
+func newFlags(name, synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: edged %s %s\n", name, synopsis)
+		fs.PrintDefaults()
 	}
-	return string(b)
+	return fs
+}
+
+func runVersion(args []string) error {
+	fs := newFlags("version", "")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	fmt.Println("edged", version())
+	return nil
 }
 
 func version() string {

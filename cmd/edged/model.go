@@ -2,18 +2,34 @@ package main
 
 import (
 	"encoding/json"
-	"flag"
+	"errors"
 	"fmt"
 	"os"
 
 	"github.com/heimdall/edged/infer"
 )
 
+const modelUsage = `usage: edged model <command> [flags]
+
+commands:
+  inspect [-contract FILE] MODEL.onnx   print a model's contract, inputs, outputs, opsets, SHA-256
+  list [-config FILE]                   models synced from MLflow, the active one marked
+  sync [-config FILE]                   poll the registry once and install what it names
+  activate [-config FILE] VERSION       make an installed version active (daemon stopped)
+  rollback [-config FILE]               go back to the previously active version
+
+Run 'edged model <command> -h' for a command's flags.
+`
+
 func runModel(args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("usage: edged model inspect FILE | list | sync | activate VERSION | rollback")
+		fmt.Fprint(os.Stderr, modelUsage)
+		return errors.New("no model command given")
 	}
 	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Print(modelUsage)
+		return nil
 	case "inspect":
 		return modelInspect(args[1:])
 	case "list", "sync", "activate", "rollback":
@@ -23,7 +39,7 @@ func runModel(args []string) error {
 }
 
 func modelInspect(args []string) error {
-	fs := flag.NewFlagSet("model inspect", flag.ContinueOnError)
+	fs := newFlags("model inspect", "[-contract FILE] MODEL.onnx")
 	contractPath := fs.String("contract", "", "JSON contract `FILE` to check the model against")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -33,15 +49,10 @@ func modelInspect(args []string) error {
 	}
 	var c *infer.Contract
 	if *contractPath != "" {
-		data, err := os.ReadFile(*contractPath)
-		if err != nil {
+		var err error
+		if c, err = (infer.ModelConfig{ContractFile: *contractPath}).LoadContract(); err != nil {
 			return err
 		}
-		cc, err := infer.ParseContract(data)
-		if err != nil {
-			return fmt.Errorf("%s: %w", *contractPath, err)
-		}
-		c = &cc
 	}
 	r, err := infer.Inspect(fs.Arg(0), c)
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,13 +13,11 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
-	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/heimdall/edged/api"
 	"github.com/heimdall/edged/configs"
-	"github.com/heimdall/edged/configs/safefile"
 	"github.com/heimdall/edged/infer"
 	"github.com/heimdall/edged/infer/modelsync"
 	"github.com/heimdall/edged/internal/daemon"
@@ -50,7 +47,11 @@ type changeView struct {
 // on the state directory, creating it as the daemon would on a host where it never ran.
 // Both ways print the same table (or, with -json, the API's JSON).
 func modelSync(cmd string, args []string) error {
-	fs := flag.NewFlagSet("model "+cmd, flag.ContinueOnError)
+	synopsis := "[-config FILE] [-json] [-timeout D]"
+	if cmd == "activate" {
+		synopsis += " VERSION"
+	}
+	fs := newFlags("model "+cmd, synopsis)
 	path := fs.String("config", os.Getenv("EDGED_CONFIG"), "YAML config `FILE`")
 	asJSON := fs.Bool("json", false, "print JSON, as the local API answers, instead of a table")
 	timeout := fs.Duration("timeout", defaultAPITimeout, "give up on the running daemon's API after `DURATION`")
@@ -176,14 +177,13 @@ type apiClient struct {
 
 func newAPIClient(cfg configs.Config, timeout time.Duration) (*apiClient, error) {
 	c := &apiClient{base: "http://" + dialAddr(cfg.HTTP.Listen), http: &http.Client{Timeout: timeout}}
-	if cfg.HTTP.TokenFile != "" {
-		// Under systemd the token is a credential: $CREDENTIALS_DIRECTORY/NAME, as the daemon reads it.
-		tok, err := safefile.Read(daemon.CredentialPath(cfg.HTTP.TokenFile), maxTokenBytes)
-		if err != nil {
-			return nil, fmt.Errorf("http.token_file: %w", err)
-		}
-		c.token = strings.TrimSpace(string(tok))
+	// Read as the daemon reads it (a systemd credential resolves through
+	// $CREDENTIALS_DIRECTORY), which configs.Load already checked.
+	tok, err := cfg.HTTP.BearerToken()
+	if err != nil {
+		return nil, configError{fmt.Errorf("http.token_file: %w", err)}
 	}
+	c.token = tok
 	return c, nil
 }
 
@@ -210,9 +210,6 @@ func (c *apiClient) change(ctx context.Context, cmd, version string) (changeView
 	var v changeView
 	return v, c.do(ctx, http.MethodPost, route, &v)
 }
-
-// maxTokenBytes bounds the bearer token file: a token is a line, not a file to stream.
-const maxTokenBytes = 4096
 
 // maxAPIAnswerBytes bounds what is read from the daemon's answer.
 const maxAPIAnswerBytes = 1 << 20
@@ -261,16 +258,14 @@ func newStoppedModels(cfg configs.Config, db *store.DB, log *slog.Logger) (*stop
 		return nil, err
 	}
 	c := &stoppedModels{cfg: cfg}
-	if cfg.MLflow.TrackingURI == "" {
+	if !cfg.MLflow.Enabled() {
 		return c, nil
 	}
-	contract, err := cfg.Model.LoadContract()
+	opts, err := cfg.Model.Options()
 	if err != nil {
 		return nil, configError{err}
 	}
-	load := func(src infer.Source) (*infer.Model, error) {
-		return infer.Load(src, infer.Options{Contract: contract, Override: cfg.Model.OverrideContract})
-	}
+	load := func(src infer.Source) (*infer.Model, error) { return infer.Load(src, opts) }
 	// Offline, "activate" means: verify it loads, and record it for the daemon's next start.
 	if c.s, err = daemon.NewSyncer(cfg, daemon.Verifier{Load: load}, checkOnly{load}, db, log); err != nil {
 		return nil, configError{err}

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -24,7 +23,7 @@ import (
 )
 
 func runReplay(args []string) error {
-	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
+	fs := newFlags("replay", "[flags] FILE...")
 	format := fs.String("format", "", "sample format cu8|cs8|cs16|cf32 (default: from the file name, or a FORMAT: prefix)")
 	rate := fs.String("sample-rate", "", "sample rate, e.g. 250k or 2.4M (overrides the file name)")
 	freq := fs.String("center-freq", "", "centre frequency, e.g. 433.92M (overrides the file name)")

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -15,7 +14,7 @@ import (
 )
 
 func runDaemon(args []string) error {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs := newFlags("run", "[-config FILE]")
 	path := fs.String("config", os.Getenv("EDGED_CONFIG"), "YAML config `FILE` (default: the embedded defaults)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -56,22 +55,25 @@ func runDaemon(args []string) error {
 }
 
 func runCheckConfig(args []string) error {
-	if len(args) != 1 {
-		return fmt.Errorf("usage: edged check-config FILE")
-	}
-	if _, err := loadConfig(args[0]); err != nil {
+	fs := newFlags("check-config", "FILE\n\nValidates FILE over the defaults, with EDGED_* overrides, exactly as run does.")
+	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	fmt.Printf("%s: ok\n", args[0])
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return errors.New("want one FILE")
+	}
+	if _, err := loadConfig(fs.Arg(0)); err != nil {
+		return err
+	}
+	fmt.Printf("%s: ok\n", fs.Arg(0))
 	return nil
 }
 
-// loadConfig reads and validates a config file (the embedded defaults when path is empty).
+// loadConfig reads and validates a config file (the embedded defaults when path is empty):
+// the one check run, check-config and the model commands share.
 func loadConfig(path string) (configs.Config, error) {
 	cfg, err := configs.Load(path)
-	if err == nil {
-		err = cfg.Validate()
-	}
 	if err != nil {
 		return cfg, configError{err}
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"strconv"
 	"strings"
@@ -13,7 +12,7 @@ import (
 )
 
 func runSynth(args []string) error {
-	fs := flag.NewFlagSet("synth", flag.ContinueOnError)
+	fs := newFlags("synth", "[flags]")
 	beacon := fs.String("beacon", "D", "reference beacon A…H whose offset the bursts use")
 	format := fs.String("format", "cu8", "cu8, cs16 or cf32")
 	rate := fs.String("sample-rate", "250k", "sample rate")

@@ -11,7 +11,8 @@
 //
 // # Differences from the seed service
 //
-// The seed (heimdall-seed-service.md §3) stepped k to 2.45/2.15/1.0, returned
+// The seed (Heimdall's services/inference/src/utils/uncertainty.py,
+// https://github.com/fulgidus/heimdall/tree/c2be497) stepped k to 2.45/2.15/1.0, returned
 // NaN for NaN input, accepted non-PSD covariances, reported rotation
 // counter-clockwise from east with a LAPACK-dependent sign, and drew rings
 // 57× too small on a sphere. Here k = √(−2 ln(1−p)) exactly, bad input is an

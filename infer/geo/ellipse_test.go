@@ -18,7 +18,8 @@ func seedToCWNorth(ccwEastDeg float64) float64 {
 }
 
 // Ensure that Axes reproduces the seed service's reference table
-// (heimdall-seed-service.md §3) at conf 0.68, where the seed's k is 1, by
+// (services/inference/src/utils/uncertainty.py in https://github.com/fulgidus/heimdall/tree/c2be497)
+// at conf 0.68, where the seed's k is 1, by
 // using p = 1−e^(−1/2), whose exact k is 1.
 func TestAxes_SeedTable(t *testing.T) {
 	p1 := -math.Expm1(-0.5) // 0.3934693402873666: k = 1 exactly

@@ -10,7 +10,7 @@ import (
 	"testing"
 )
 
-// checkGeometry asserts everything RFC 7946 and the product brief ask of a
+// checkGeometry asserts everything RFC 7946 and edged's fixes (README) ask of a
 // fix geometry; it is shared by the table, random and fuzz tests.
 func checkGeometry(t testing.TB, g Geometry) {
 	t.Helper()

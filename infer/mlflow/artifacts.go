@@ -72,7 +72,8 @@ func cleanRel(p string) (string, error) {
 }
 
 // resolve maps any supported artifact URI to a proxied location, following
-// runs:/ and models:/ indirections as mlflow-rest.md §3 describes.
+// runs:/ and models:/ indirections as MLflow's artifact repositories do
+// (https://mlflow.org/docs/latest/tracking/artifacts-stores.html).
 func (c *Client) resolve(ctx context.Context, uri string, depth int) (proxied, error) {
 	if depth > maxResolveDepth {
 		return proxied{}, fmt.Errorf("%w: %q: too many indirections", ErrUnsupportedURI, uri)

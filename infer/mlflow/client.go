@@ -14,12 +14,16 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/heimdall/edged/configs/check"
 )
+
+// maxPEMBytes bounds a certificate file: a PEM bundle is kilobytes.
+const maxPEMBytes = 1 << 20
 
 // maxJSONBytes bounds a JSON answer so a hostile server cannot exhaust memory.
 const maxJSONBytes = 32 << 20
@@ -53,7 +57,7 @@ func New(cfg Config, log *slog.Logger) (*Client, error) {
 			tlsCfg.InsecureSkipVerify = true //nolint:gosec // the operator asked for it (MLFLOW_TRACKING_INSECURE_TLS)
 		}
 		if cfg.ServerCertPath != "" {
-			pem, err := os.ReadFile(cfg.ServerCertPath)
+			pem, err := check.ReadFile(cfg.ServerCertPath, maxPEMBytes)
 			if err != nil {
 				return nil, fmt.Errorf("%w: server cert: %w", ErrInvalidConfig, err)
 			}
@@ -65,7 +69,11 @@ func New(cfg Config, log *slog.Logger) (*Client, error) {
 		}
 		if cfg.ClientCertPath != "" {
 			// requests' cert=<pem> takes one file with both certificate and key.
-			cert, err := tls.LoadX509KeyPair(cfg.ClientCertPath, cfg.ClientCertPath)
+			pem, err := check.ReadFile(cfg.ClientCertPath, maxPEMBytes)
+			if err != nil {
+				return nil, fmt.Errorf("%w: client cert: %w", ErrInvalidConfig, err)
+			}
+			cert, err := tls.X509KeyPair(pem, pem)
 			if err != nil {
 				return nil, fmt.Errorf("%w: client cert %s: %w", ErrInvalidConfig, cfg.ClientCertPath, err)
 			}

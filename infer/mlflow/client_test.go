@@ -74,7 +74,8 @@ func get(t *testing.T, url string) (*http.Response, []byte) {
 	return resp, b
 }
 
-// TestFakeMatchesFixtures checks the fake's bytes against mlflow-rest.md §7.
+// TestFakeMatchesFixtures checks the fake's bytes against answers recorded from an
+// MLflow server, written out below.
 func TestFakeMatchesFixtures(t *testing.T) {
 	s := mlflowtest.New(t)
 	s.AddVersion(model, mlflowtest.Version{Files: modelFiles()})

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/heimdall/edged/configs/check"
 )
 
 // Defaults, as MLflow's own Python client has them.
@@ -61,7 +63,7 @@ type Config struct {
 // LogValue keeps secrets out of logs: only whether they are set is shown.
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
-		slog.String("tracking_uri", c.TrackingURI),
+		slog.String("tracking_uri", check.RedactURL(c.TrackingURI)),
 		slog.String("username", c.Username),
 		slog.Bool("password_set", c.Password != ""),
 		slog.Bool("token_set", c.Token != ""),
@@ -97,21 +99,24 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Validate checks the fields without touching the network or the disk.
+// Validate checks the fields without touching the network or the disk. Its messages never
+// show a password: a URI with user information is refused, and shown redacted.
 func (c Config) Validate() error {
 	if c.TrackingURI == "" {
 		return fmt.Errorf("%w: tracking uri is empty", ErrInvalidConfig)
 	}
+	shown := check.RedactURL(c.TrackingURI)
+	if check.HasUserInfo(c.TrackingURI) {
+		// Credentials in the URL would end up in logs and error messages.
+		return fmt.Errorf("%w: tracking uri %q must not embed credentials; use MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, or MLFLOW_TRACKING_TOKEN", ErrInvalidConfig, shown)
+	}
 	u, err := url.Parse(c.TrackingURI)
 	if err != nil {
-		return fmt.Errorf("%w: tracking uri: %w", ErrInvalidConfig, err)
+		// url.Error repeats the whole URI; the redacted one is enough.
+		return fmt.Errorf("%w: tracking uri %q: not a URL", ErrInvalidConfig, shown)
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%w: tracking uri %q: want http(s)://host[:port][/path]", ErrInvalidConfig, c.TrackingURI)
-	}
-	if u.User != nil {
-		// Credentials in the URL would end up in logs and error messages.
-		return fmt.Errorf("%w: tracking uri must not embed credentials; use username/password or token", ErrInvalidConfig)
+		return fmt.Errorf("%w: tracking uri %q: want http(s)://host[:port][/path]", ErrInvalidConfig, shown)
 	}
 	if c.InsecureTLS && c.ServerCertPath != "" {
 		return fmt.Errorf("%w: insecure_tls and server_cert_path (MLFLOW_TRACKING_INSECURE_TLS and MLFLOW_TRACKING_SERVER_CERT_PATH) are mutually exclusive", ErrInvalidConfig)

@@ -1,5 +1,5 @@
 // Package mlflow is a small client for the MLflow tracking server's REST API:
-// the parts a model-sync daemon needs (docs/mlflow-rest.md is the spec).
+// the parts a model-sync daemon needs (https://mlflow.org/docs/latest/rest-api.html).
 //
 // # Basics
 //

@@ -44,7 +44,7 @@ import (
 	"github.com/heimdall/edged/infer/mlflow"
 )
 
-// Verifier checks a staged model directory before it is installed: the lead's
+// Verifier checks a staged model directory before it is installed: the daemon's
 // implementation loads it in ONNX Runtime, checks the contract and runs a
 // smoke inference. dir is the staging directory (EntryFile finds the ONNX
 // file); an error rejects the version. Fields of the returned Installed are
@@ -53,7 +53,7 @@ type Verifier interface {
 	Verify(ctx context.Context, dir string, mv mlflow.ModelVersion) (Installed, error)
 }
 
-// Activator swaps an installed model in (the lead's hot swap). It must leave
+// Activator swaps an installed model in (the daemon's hot swap). It must leave
 // the current model serving when it returns an error.
 type Activator interface {
 	Activate(ctx context.Context, m Installed) error
@@ -85,8 +85,8 @@ func (m Installed) EntryPath() string { return filepath.Join(m.Dir, filepath.Fro
 // TagSHA256 is the version tag holding the expected SHA-256 of the entry file.
 const TagSHA256 = "edged.sha256"
 
-// tagFileSHA256Prefix + <relative path> tags another file's SHA-256
-// (mlflow-rest.md §2's recommendation).
+// tagFileSHA256Prefix + <relative path> tags another file's SHA-256, for model
+// directories with more than the entry file.
 const tagFileSHA256Prefix = "sha256."
 
 // metaFile records an install inside its directory, so List needs no state.

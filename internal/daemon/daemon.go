@@ -53,6 +53,9 @@ type Daemon struct {
 	srcStat *sourceCollector
 	httpLn  net.Listener
 
+	// open builds the source for a config: openSource, replaced in tests.
+	open func(cfg configs.Config) (capture.Source, error)
+
 	pipe       atomic.Pointer[pipeline.Pipeline]
 	restart    chan struct{} // a model with other preprocessing needs a new pipeline
 	readyOnce  sync.Once
@@ -64,6 +67,9 @@ type Daemon struct {
 // or MLflow: those come and go while the daemon runs.
 func New(cfg configs.Config, opts Options, log *slog.Logger, lvl *slog.LevelVar) (*Daemon, error) {
 	d := &Daemon{opts: opts, log: log, lvl: lvl, cfg: cfg, reg: prometheus.NewRegistry(), restart: make(chan struct{}, 1)}
+	d.open = func(cfg configs.Config) (capture.Source, error) {
+		return openSource(cfg, os.Getenv("RUNTIME_DIRECTORY"), d.log.With("stage", "capture"))
+	}
 	d.stallAfter = time.Duration(cfg.Source.StallTimeoutSeconds * float64(time.Second))
 	d.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	d.srcStat = newSourceCollector(d.sourceHealthy)
@@ -76,13 +82,7 @@ func New(cfg configs.Config, opts Options, log *slog.Logger, lvl *slog.LevelVar)
 	if err != nil {
 		return nil, err
 	}
-	d.db, err = store.Open(dbPath, store.Options{
-		FixRetentionCount: cfg.Store.RetentionFixes,
-		FixRetentionAge:   time.Duration(cfg.Store.RetentionHours * float64(time.Hour)),
-		OutboxMaxCount:    cfg.Store.OutboxMaxFixes,
-		OutboxMaxBytes:    cfg.Store.OutboxMaxBytes,
-		CacheTTL:          time.Duration(cfg.Store.CacheTTLSeconds * float64(time.Second)),
-	}, log.With("stage", "store"))
+	d.db, err = store.Open(dbPath, cfg.Store.Options(), log.With("stage", "store"))
 	if err != nil {
 		return nil, err
 	}
@@ -93,13 +93,8 @@ func New(cfg configs.Config, opts Options, log *slog.Logger, lvl *slog.LevelVar)
 		return nil, err
 	}
 	d.models.restart = d.requestRestart
-	if cfg.MQTT.Broker != "" {
-		ucfg, err := uplinkConfig(cfg)
-		if err != nil {
-			d.Close()
-			return nil, configErr(err)
-		}
-		if d.mqtt, err = uplink.New(ucfg, d.db, log.With("stage", "uplink")); err != nil {
+	if cfg.MQTT.Enabled() {
+		if d.mqtt, err = uplink.New(cfg.Uplink(), d.db, log.With("stage", "uplink")); err != nil {
 			d.Close()
 			return nil, configErr(err)
 		}
@@ -134,11 +129,7 @@ func (d *Daemon) Registry() *prometheus.Registry { return d.reg }
 // becomes a fix in bbolt, the broker hears `offline`, and the store is closed.
 func (d *Daemon) Run(ctx context.Context) error {
 	defer d.Close()
-	acfg, err := d.apiConfig()
-	if err != nil {
-		return configErr(err)
-	}
-	srv, err := api.New(acfg, api.Deps{
+	srv, err := api.New(d.config().API(), api.Deps{
 		Engine: d.models.engine, DB: d.db, Gatherer: d.reg, Registerer: d.reg,
 		Ready: d.Ready, Models: d.models,
 	}, d.log.With("stage", "http"))
@@ -190,11 +181,11 @@ func (d *Daemon) runPipelines(ctx context.Context) error {
 	backoff := time.Second
 	for ctx.Err() == nil {
 		cfg := d.config()
-		src, err := openSource(cfg, os.Getenv("RUNTIME_DIRECTORY"), d.log.With("stage", "capture"))
+		src, err := d.open(cfg)
 		if err != nil {
 			// A recording that cannot be read will not get better by waiting, nor will a
 			// tuning the radio refuses: the operator has to change the config.
-			if cfg.Source.Kind == "file" || errors.Is(err, capture.ErrBadConfig) {
+			if cfg.Source.Kind == capture.KindFile || errors.Is(err, capture.ErrBadConfig) {
 				return configErr(err)
 			}
 			d.log.Warn("source unavailable; retrying", "err", err, "retry_in", backoff)
@@ -212,7 +203,7 @@ func (d *Daemon) runPipelines(ctx context.Context) error {
 		}
 		if err == nil {
 			backoff = time.Second
-			if !restarted && cfg.Source.Kind == "file" {
+			if !restarted && cfg.Source.Kind == capture.KindFile {
 				// A recording played once: keep serving the API and the uplink's drain
 				// until told to stop or reloaded, rather than replaying it again.
 				d.log.Info("recording finished; idle until reload or stop", "path", cfg.Source.File.Path)
@@ -223,6 +214,10 @@ func (d *Daemon) runPipelines(ctx context.Context) error {
 				}
 			}
 			continue
+		}
+		if errors.Is(err, capture.ErrBadConfig) {
+			// A dongle that refused its tuning when the supervisor (re)opened it.
+			return configErr(err)
 		}
 		d.log.Error("pipeline stopped; restarting", "err", err, "retry_in", backoff)
 		if !sleep(ctx, backoff) {
@@ -245,8 +240,7 @@ func (d *Daemon) runOne(ctx context.Context, cfg configs.Config, src capture.Sou
 		notify = d.mqtt.Notify
 	}
 	p, err := pipeline.New(pipeline.Config{
-		ReceiverID: cfg.ReceiverID, GateSNRDB: cfg.Gate.SNRDB, Output: out,
-		Fix: infer.FixOptions{ConfidenceLevel: cfg.Fix.ConfidenceLevel, Vertices: cfg.Fix.Vertices},
+		ReceiverID: cfg.ReceiverID, GateSNRDB: cfg.Gate.SNRDB, Output: out, Fix: cfg.Fix.Options(),
 	}, src, d.models.engine, d.db, notify, d.models.metrics, d.log.With("stage", "pipeline"))
 	if err != nil {
 		return false, err
@@ -274,7 +268,7 @@ func (d *Daemon) runOne(ctx context.Context, cfg configs.Config, src capture.Sou
 
 // watchdog feeds systemd's watchdog only while windows flow, and sends READY=1 once the model
 // is loaded and the first window went through: a stalled dongle that does not make the
-// process exit (rtl_433 #1662) still gets restarted by systemd.
+// process exit (https://github.com/merbanan/rtl_433/issues/1662) still gets restarted by systemd.
 func (d *Daemon) watchdog(ctx context.Context) {
 	interval := time.Second
 	if wd, err := daemon.SdWatchdogEnabled(false); err == nil && wd > 0 {
@@ -324,9 +318,6 @@ func (d *Daemon) Ready() error {
 // path, HTTP address, broker) needs a restart and is logged as such.
 func (d *Daemon) Reload(ctx context.Context) error {
 	cfg, err := configs.Load(d.opts.ConfigPath)
-	if err == nil {
-		err = cfg.Validate()
-	}
 	if err != nil {
 		return fmt.Errorf("reload: config unchanged: %w", err)
 	}

@@ -63,7 +63,7 @@ func newModelManager(cfg configs.Config, db *store.DB, reg *prometheus.Registry,
 	}, []string{"name", "version", "sha256", "origin"})
 	reg.MustRegister(mm.reloads, mm.info)
 
-	if cfg.MLflow.TrackingURI != "" {
+	if cfg.MLflow.Enabled() {
 		if err := mm.startSync(cfg, db, reg); err != nil {
 			return nil, configErr(fmt.Errorf("mlflow: %w", err))
 		}
@@ -113,12 +113,11 @@ func (mm *modelManager) engineActive() *infer.Model {
 }
 
 func (mm *modelManager) load(src infer.Source, cfg configs.Config) (*infer.Model, error) {
-	c, err := cfg.Model.LoadContract()
+	opts, err := cfg.Model.Options()
 	if err != nil {
-		return nil, fmt.Errorf("model.contract_file: %w", err)
+		return nil, err
 	}
-	return infer.Load(src, infer.Options{Contract: c, Override: cfg.Model.OverrideContract,
-		IntraOpThreads: cfg.Model.IntraOpThreads, Optimization: cfg.Model.Optimization, MaxBatch: cfg.Model.MaxBatch})
+	return infer.Load(src, opts)
 }
 
 func (mm *modelManager) setChallenger(cfg configs.Config) error {

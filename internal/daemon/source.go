@@ -1,15 +1,11 @@
 package daemon
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -17,89 +13,18 @@ import (
 	"github.com/heimdall/edged/configs"
 )
 
-// openSource builds the configured source. Live sources are wrapped in the capture
-// supervisor, which restarts a stalled or lost radio with backoff.
+// openSource builds the configured source (capture.Config.Open), with the bundled demo
+// recording written out where the file source can open it.
 func openSource(cfg configs.Config, runtimeDir string, log *slog.Logger) (capture.Source, error) {
 	sc := cfg.Source
-	stall := time.Duration(sc.StallTimeoutSeconds * float64(time.Second))
-	switch sc.Kind {
-	case "file":
-		path := sc.File.Path
-		if path == "embedded:demo" {
-			p, err := writeDemo(runtimeDir)
-			if err != nil {
-				return nil, err
-			}
-			path = p
-		}
-		opts := capture.FileOptions{SampleRateHz: sc.File.SampleRateHz, CenterFreqHz: sc.File.CenterFreqHz, Pace: sc.File.Pace, Loop: sc.File.Loop}
-		if sc.File.Format != "" {
-			f, err := capture.ParseFormat(sc.File.Format)
-			if err != nil {
-				return nil, fmt.Errorf("source.file.format: %w", err)
-			}
-			opts.Format = f
-		}
-		return capture.OpenFile(path, opts)
-	case "rtl_tcp":
-		tun, err := tuning(sc.RTLTCP.Tuning)
+	if sc.Kind == capture.KindFile && sc.File.Path == capture.DemoPath {
+		p, err := writeDemo(runtimeDir)
 		if err != nil {
-			return nil, fmt.Errorf("source.rtl_tcp: %w", err)
+			return nil, err
 		}
-		return capture.NewRTLTCP(sc.RTLTCP.Address, capture.RTLTCPConfig{Tuning: tun, StallTimeout: stall}, log)
-	case "rtlsdr":
-		tun, err := tuning(sc.RTLSDR.Tuning)
-		if err != nil {
-			return nil, fmt.Errorf("source.rtlsdr: %w", err)
-		}
-		rc := capture.RTLSDRConfig{Tuning: tun}
-		if serial, ok := strings.CutPrefix(sc.RTLSDR.Device, ":"); ok {
-			rc.Serial = serial
-		} else if serial, ok := strings.CutPrefix(sc.RTLSDR.Device, "serial="); ok {
-			rc.Serial = serial
-		} else if sc.RTLSDR.Device != "" {
-			idx, err := strconv.Atoi(sc.RTLSDR.Device)
-			if err != nil {
-				return nil, fmt.Errorf("source.rtlsdr.device: %q: want an index or :SERIAL", sc.RTLSDR.Device)
-			}
-			rc.Index = idx
-		}
-		// A dongle that stops delivering without an error (rtl_433 #1662) is closed and
-		// reopened with backoff by the supervisor; a missing one is retried the same way.
-		return capture.Supervise(func(ctx context.Context) (capture.Source, error) {
-			return capture.OpenRTLSDR(rc, log)
-		}, capture.SuperviseConfig{
-			Info:         capture.Info{Name: "rtlsdr:" + sc.RTLSDR.Device, CenterFreqHz: tun.CenterFreqHz, SampleRateHz: tun.SampleRateHz, Live: true},
-			StallTimeout: stall,
-		}, log), nil
+		sc.File.Path = p
 	}
-	return nil, fmt.Errorf("source.kind: %q: want file, rtl_tcp or rtlsdr", sc.Kind)
-}
-
-func tuning(t configs.Tuning) (capture.Tuning, error) {
-	out := capture.Tuning{
-		CenterFreqHz: t.CenterFreqHz, SampleRateHz: t.SampleRateHz, GainDB: t.GainDB,
-		PPM: t.PPM, BiasTee: t.BiasTee, AGC: t.DigitalAGC, OffsetTuning: t.OffsetTuning,
-	}
-	switch t.GainMode {
-	case "", "auto":
-		out.GainMode = capture.GainAuto
-	case "manual":
-		out.GainMode = capture.GainManual
-	default:
-		return out, fmt.Errorf("gain_mode: %q: want auto or manual", t.GainMode)
-	}
-	switch t.DirectSampling {
-	case "", "off":
-		out.DirectSampling = capture.DirectSamplingOff
-	case "i":
-		out.DirectSampling = capture.DirectSamplingI
-	case "q":
-		out.DirectSampling = capture.DirectSamplingQ
-	default:
-		return out, fmt.Errorf("direct_sampling: %q: want off, i or q", t.DirectSampling)
-	}
-	return out, nil
+	return sc.Open(log)
 }
 
 // writeDemo puts the bundled recording where the file source can open it.

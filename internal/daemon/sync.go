@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strconv"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -16,26 +15,15 @@ import (
 	"github.com/heimdall/edged/store"
 )
 
-// NewSyncer builds MLflow model sync from the config: credentials and TLS from MLflow's own
-// environment variables, models under <state_dir>/models/. The `edged model` commands use it
-// with a verifier and activator of their own.
+// NewSyncer builds MLflow model sync from the config (modelsync.MLflowConfig: credentials
+// and TLS from MLflow's own environment variables), models under <state_dir>/models/. The
+// `edged model` commands use it with a verifier and activator of their own.
 func NewSyncer(cfg configs.Config, v modelsync.Verifier, a modelsync.Activator, st modelsync.State, log *slog.Logger) (*modelsync.Syncer, error) {
-	// The config's tracking_uri wins over MLFLOW_TRACKING_URI; everything else (credentials,
-	// TLS, retries) comes from MLflow's own variables, as MLflow's client reads them.
-	mc, err := mlflow.ConfigFromEnv()
+	client, err := cfg.MLflow.Client(log.With("component", "mlflow"))
 	if err != nil {
 		return nil, err
 	}
-	mc.TrackingURI = cfg.MLflow.TrackingURI
-	client, err := mlflow.New(mc, log.With("component", "mlflow"))
-	if err != nil {
-		return nil, err
-	}
-	return modelsync.New(modelsync.Config{
-		ModelName: cfg.MLflow.ModelName, Alias: cfg.MLflow.Alias, Stage: cfg.MLflow.Stage,
-		StateDir: cfg.ResolvedStateDir(), Interval: time.Duration(cfg.MLflow.IntervalSeconds * float64(time.Second)),
-		Keep: cfg.MLflow.Keep, StateNotFound: store.ErrNotFound,
-	}, client, v, a, st, log.With("component", "modelsync"))
+	return modelsync.New(cfg.MLflow.Sync(cfg.ResolvedStateDir(), store.ErrNotFound), client, v, a, st, log.With("component", "modelsync"))
 }
 
 func (mm *modelManager) startSync(cfg configs.Config, db *store.DB, reg *prometheus.Registry) error {

@@ -126,3 +126,8 @@ func encoder(format string) (func(b []byte, i, q float64) []byte, error) {
 	}
 	return nil, fmt.Errorf("synth: format %q: want cu8, cs16 or cf32", format)
 }
+
+// DemoSpec is how configs.Demo, the recording the embedded defaults replay, was made
+// (`make reference`).
+var DemoSpec = Spec{Format: "cu8", SampleRateHz: 250000, CenterFreqHz: 433.92e6, OffsetHz: -15625,
+	SNRDB: 20, WindowSamples: 16384, Windows: 8, Bursted: []int{1, 3, 5, 7}, Seed: 1}

@@ -1,6 +1,7 @@
 // Package mlflowtest is a fake MLflow tracking server for tests. It answers
-// the registry, run, logged-model and proxied-artifact routes byte for byte
-// as docs/mlflow-rest.md shows, and has switches for faults.
+// the registry, run, logged-model and proxied-artifact routes as an MLflow
+// 2.x/3.x server serializes them (https://mlflow.org/docs/latest/rest-api.html), and has switches
+// for faults.
 package mlflowtest
 
 import (
