@@ -25,7 +25,7 @@ const (
 //
 // Output sample m corresponds to capture sample m·M/L exactly (the filter's delay is
 // compensated), so the first output appears after about 16·max(L,M)/L input samples and the
-// last as many input samples of a finite stream stay inside the filter.
+// last as many input samples of a finite stream stay inside the filter until Flush.
 type Conditioner struct {
 	up, down int
 	// frequency shift: multiply by e^{-2πi·cycles}, cycles advancing by dcycles per sample
@@ -37,6 +37,8 @@ type Conditioner struct {
 	k    int
 	buf  []complex64 // k-1 samples of history, then the current chunk
 	rel  int         // upsampled index of the next output, relative to the chunk's first sample
+	// in and out count the stream's input and output samples, for Flush.
+	in, out int64
 }
 
 // NewConditioner shifts by p.ShiftHz and resamples from captureRateHz to p.SampleRateHz
@@ -140,8 +142,20 @@ func (c *Conditioner) design() {
 			}
 		}
 	}
-	c.buf = make([]complex64, c.k-1) // zeros before the stream starts
-	c.rel = half                     // delay compensation: output 0 is centred on input 0
+	c.buf = make([]complex64, c.k-1)
+	c.reset()
+}
+
+// reset returns the filter to the start of a stream: zeros before it, and the delay
+// compensation that centres output 0 on input 0.
+func (c *Conditioner) reset() {
+	c.cycles, c.in, c.out = 0, 0, 0
+	if c.k == 0 {
+		return
+	}
+	c.buf = c.buf[:c.k-1]
+	clear(c.buf)
+	c.rel = filterHalfZeros * max(c.up, c.down)
 }
 
 // kaiser returns the i-th of n points of a Kaiser window with parameter beta.
@@ -166,6 +180,41 @@ func besselI0(x float64) float64 {
 
 // Process appends the conditioned samples for in to dst and returns it.
 func (c *Conditioner) Process(dst, in []complex64) []complex64 {
+	start := len(dst)
+	dst = c.process(dst, in)
+	c.in += int64(len(in))
+	c.out += int64(len(dst) - start)
+	return dst
+}
+
+// Covered is how many output samples a stream of n input samples has: those whose position
+// m·M/L lies before the end of the input, ceil(n·L/M).
+func (c *Conditioner) Covered(n int64) int64 {
+	L, M := int64(c.up), int64(c.down)
+	return (n*L + M - 1) / M
+}
+
+// Flush ends a finite stream: it appends the outputs still inside the filter, up to
+// Covered(samples processed) in all, and resets the Conditioner for a new stream. Without it
+// the last ~16·max(L,M)/L input samples of a recording would never come out.
+func (c *Conditioner) Flush(dst []complex64) []complex64 {
+	if c.up != 1 || c.down != 1 {
+		want := c.Covered(c.in) - c.out
+		if want > 0 {
+			// The output due at upsampled position r needs inputs up to (r+half)/L; for the
+			// last one that is at most half/L + 1 samples past the end, so this many zeros
+			// bring out every covered output.
+			start := len(dst)
+			zeros := make([]complex64, filterHalfZeros*max(c.up, c.down)/c.up+2)
+			dst = c.process(dst, zeros)
+			dst = dst[:start+int(min(want, int64(len(dst)-start)))]
+		}
+	}
+	c.reset()
+	return dst
+}
+
+func (c *Conditioner) process(dst, in []complex64) []complex64 {
 	if c.up == 1 && c.down == 1 {
 		start := len(dst)
 		dst = append(dst, in...)

@@ -77,6 +77,14 @@ import (
 // FFTW's planners keep global state and are not thread-safe, so every planner call holds
 // fftwMu. Plans are made once per size and kept for the life of the process (they are small
 // and sizes are few); executing a plan on new arrays (fftw(f)_execute_dft) is thread-safe.
+//
+// Plans are made with FFTW_ESTIMATE, never FFTW_MEASURE: a measured plan is whichever
+// algorithm timed fastest in this process, so two runs can pick different algorithms, which
+// round differently, and the same recording would give different features and fixes. An
+// estimated plan depends only on the size, the FFTW build and the CPU's SIMD features, so
+// every run on a host computes the same bits (fftw.org/fftw3_doc/Planner-Flags.html). The
+// cost, measured by bench/run.sh, is in README.md: the spectrogram stays above 0.9× the C
+// reference, which itself plans with FFTW_MEASURE.
 var (
 	fftwMu      sync.Mutex
 	fftwPlans   = map[int]C.fftwf_plan{}
@@ -90,13 +98,13 @@ func forwardPlan(n int) (C.fftwf_plan, error) {
 	if p, ok := fftwPlans[n]; ok {
 		return p, nil
 	}
-	// FFTW_MEASURE overwrites its arrays while timing, so plan on scratch buffers that have
-	// the same (fftwf_malloc) alignment as every fft's buffers.
+	// Plan on scratch buffers with the same (fftwf_malloc) alignment as every fft's buffers:
+	// FFTW picks SIMD codelets by the alignment it sees when planning.
 	in := C.fftwf_alloc_complex(C.size_t(n))
 	out := C.fftwf_alloc_complex(C.size_t(n))
 	defer C.fftwf_free(unsafe.Pointer(in))
 	defer C.fftwf_free(unsafe.Pointer(out))
-	p := C.fftwf_plan_dft_1d(C.int(n), in, out, C.FFTW_FORWARD, C.FFTW_MEASURE)
+	p := C.fftwf_plan_dft_1d(C.int(n), in, out, C.FFTW_FORWARD, C.FFTW_ESTIMATE)
 	if p == nil {
 		return nil, fmt.Errorf("fftw: cannot plan a %d-point transform", n)
 	}
@@ -115,7 +123,7 @@ func forwardPlan64(n int) (C.fftw_plan, error) {
 	out := C.fftw_alloc_complex(C.size_t(n))
 	defer C.fftw_free(unsafe.Pointer(in))
 	defer C.fftw_free(unsafe.Pointer(out))
-	p := C.fftw_plan_dft_1d(C.int(n), in, out, C.FFTW_FORWARD, C.FFTW_MEASURE)
+	p := C.fftw_plan_dft_1d(C.int(n), in, out, C.FFTW_FORWARD, C.FFTW_ESTIMATE)
 	if p == nil {
 		return nil, fmt.Errorf("fftw: cannot plan a %d-point double transform", n)
 	}

@@ -51,6 +51,7 @@ type Frontend struct {
 	binHi    int       // one past the last
 	spec     []float32 // spectrum of the current frame, indexed by FFT bin
 	acc      []float32 // sum over frames of |X[k]|² (complex signal) for Measure
+	junk     []float32 // where accumulate adds the frames Measure leaves out (padding)
 	sel      []float64 // scratch for the percentile
 	csig     []complex64
 	rsig     []float32
@@ -131,6 +132,7 @@ func NewFrontend(p Params) (*Frontend, error) {
 	f.spec = make([]float32, s.nfft)
 	f.fusedSpec = !s.magnitude && !double && st.Spectrum == "power"
 	f.acc = make([]float32, s.nfft)
+	f.junk = make([]float32, s.nfft)
 	f.sel = make([]float64, 0, s.nfft)
 	if f.fusedSpec {
 		ones := make([]complex64, s.nfft)
@@ -162,17 +164,30 @@ func (f *Frontend) Shape() (freqRows, frames int) {
 }
 
 // Features computes the model input for one window into dst (len freqRows*frames, row-major
-// [freq][frame], float32) and measures the window for the signal gate.
+// [freq][frame], float32) and measures the window for the signal gate. It is FeaturesPadded
+// of a window that is all signal.
+func (f *Frontend) Features(window []complex64, dst []float32) (Measure, error) {
+	return f.FeaturesPadded(window, len(window), dst)
+}
+
+// FeaturesPadded is Features for a window whose first valid samples are signal and the rest
+// zero padding (the last window of a finite stream, or a short predict request). The model
+// input is computed over the whole window, padding included, as the contract defines it;
+// the Measure only over the STFT frames that hold signal, so that padding, which lowers the
+// mean spectrum the noise floor is read from, cannot raise a window's SNR over the gate.
 //
 // The steps, in order: remove the window's DC (RemoveDC); magnitude (Input "magnitude");
 // boundary extension and tail padding; STFT frames windowed, FFT'd, scaled and squared
 // (or not, Spectrum); filterbank; log; normalisation, with statistics over every STFT frame
 // of the window; then crop or pad to Frames (FrameFit). This is the order of Heimdall's
 // training pipeline, which normalises before it crops.
-func (f *Frontend) Features(window []complex64, dst []float32) (Measure, error) {
+func (f *Frontend) FeaturesPadded(window []complex64, valid int, dst []float32) (Measure, error) {
 	s := f.s
 	if len(window) != s.p.WindowSamples {
 		return Measure{}, fmt.Errorf("%w: got %d samples, want %d", ErrWindowLength, len(window), s.p.WindowSamples)
+	}
+	if valid < 1 || valid > len(window) {
+		return Measure{}, fmt.Errorf("%w: %d valid samples of %d", ErrWindowLength, valid, len(window))
 	}
 	rows, frames := f.Shape()
 	if len(dst) != rows*frames {
@@ -202,38 +217,53 @@ func (f *Frontend) Features(window []complex64, dst []float32) (Measure, error) 
 	if f.winPow != nil {
 		tail = constantTail(csig)
 	}
-	var constFrames int
-	var constPw float64
-	var loudest float64 // power of the loudest frame
+	// Frames 0..measured-1 hold signal; the later ones only padding (in csig, the window
+	// starts after padEach samples of boundary extension).
+	measured := s.stftFrames
+	if valid < len(window) {
+		measured = min(s.stftFrames, (s.padEach+valid+s.hop-1)/s.hop)
+	}
+	var constFrames, constMeasured int
+	var loudest float64 // power of the loudest measured frame
 	for t := range s.stftFrames {
 		off := t * s.hop
+		acc := f.acc
+		if t >= measured {
+			acc = f.junk
+		}
 		var pw float64
 		switch {
 		case f.winPow != nil && off >= tail:
 			constFrames++
+			if t < measured {
+				constMeasured++
+			}
 			if constFrames > 1 {
 				continue // same column as the first constant frame: filled in after the loop
 			}
-			constPw = f.constantFrame(csig[off] - dc)
-			pw = constPw
+			pw = f.constantFrame(csig[off] - dc)
 		case s.magnitude:
 			f.frameMagnitude(f.rsig[off : off+s.nfft])
-			pw = f.accumulate(f.mfft, csig[off:off+s.nfft], dc)
+			if t < measured { // the measure's own transform: not needed for padding
+				pw = f.accumulate(f.mfft, csig[off:off+s.nfft], dc, acc)
+			}
 		case f.fft.double:
-			pw = f.accumulate(f.fft, csig[off:off+s.nfft], dc)
+			pw = f.accumulate(f.fft, csig[off:off+s.nfft], dc, acc)
 			f.spectrum64(f.fft.out64)
 		default:
-			pw = f.accumulate(f.fft, csig[off:off+s.nfft], dc)
+			pw = f.accumulate(f.fft, csig[off:off+s.nfft], dc, acc)
 			if !f.fusedSpec {
 				f.spectrumFromOut(f.fft.out)
 			}
 		}
-		loudest = max(loudest, pw)
+		if t < measured {
+			loudest = max(loudest, pw)
+		}
 		f.applyFilterbank(t)
 	}
 	constFrom := s.stftFrames
 	if constFrames > 0 {
-		m := float32(constFrames)
+		m := float32(constMeasured)
 		for k, p := range f.constP {
 			f.acc[k] += m * p
 		}
@@ -248,23 +278,23 @@ func (f *Frontend) Features(window []complex64, dst []float32) (Measure, error) 
 	}
 	f.logAndNormalize(constFrom)
 	f.fitFrames(dst)
-	m := f.measure(loudest)
+	m := f.measure(loudest, measured)
 	runtime.KeepAlive(f) // the FFT buffers are C memory freed by f's cleanup
 	return m, nil
 }
 
 // accumulate windows the complex frame (minus dc) into ft.in, transforms it, adds |X[k]|² to
-// f.acc and returns the frame's power outside the DC bins.
-func (f *Frontend) accumulate(ft *fft, frame []complex64, dc complex64) float64 {
+// acc and returns the frame's power outside the DC bins.
+func (f *Frontend) accumulate(ft *fft, frame []complex64, dc complex64, acc []float32) float64 {
 	if ft.double {
-		return f.accumulate64(ft, frame, dc)
+		return f.accumulate64(ft, frame, dc, acc)
 	}
 	var spec []float32
 	if f.fusedSpec {
 		spec = f.spec
 	}
 	n := len(frame)
-	sum := ft.frame(frame, f.win2[:2*n], dc, f.acc[:n], spec, f.scale*f.scale)
+	sum := ft.frame(frame, f.win2[:2*n], dc, acc[:n], spec, f.scale*f.scale)
 	out := ft.out
 	for _, k := range f.dcBins {
 		v := out[k]
@@ -302,7 +332,7 @@ func (f *Frontend) constantFrame(v complex64) float64 {
 }
 
 // accumulate64 is accumulate in double precision (STFT.Precision "float64").
-func (f *Frontend) accumulate64(ft *fft, frame []complex64, dc complex64) float64 {
+func (f *Frontend) accumulate64(ft *fft, frame []complex64, dc complex64, acc []float32) float64 {
 	in := ft.in64[:len(frame)]
 	w := f.win64[:len(frame)]
 	for i, v := range frame {
@@ -310,7 +340,7 @@ func (f *Frontend) accumulate64(ft *fft, frame []complex64, dc complex64) float6
 	}
 	ft.exec()
 	out := ft.out64
-	acc := f.acc[:len(out)]
+	acc = acc[:len(out)]
 	var sum float64
 	for k, v := range out {
 		re, im := real(v), imag(v)
@@ -522,8 +552,9 @@ func reflectIndex(i, n int) int {
 	return i
 }
 
-// measure computes the window's Measure from f.acc and the loudest frame's power.
-func (f *Frontend) measure(loudest float64) Measure {
+// measure computes the window's Measure from f.acc, summed over frames frames, and the
+// loudest frame's power.
+func (f *Frontend) measure(loudest float64, frames int) Measure {
 	n := len(f.acc)
 	peak, peakBin := float32(-1), 0
 	f.sel = f.sel[:0]
@@ -536,15 +567,15 @@ func (f *Frontend) measure(loudest float64) Measure {
 		}
 		f.sel = append(f.sel, float64(v))
 	}
-	frames := float64(f.s.stftFrames)
+	nf := float64(frames)
 	floor := quickSelect(f.sel, int(noisePercentile*float64(len(f.sel)-1)))
-	pk := float64(peak) / frames
+	pk := float64(peak) / nf
 	fs := f.s.p.SampleRateHz
 	off := float64(peakBin)
 	if peakBin > n/2 {
 		off -= float64(n)
 	}
-	noise := floor * float64(n-len(f.dcBins)) / frames // expected power of a noise-only frame
+	noise := floor * float64(n-len(f.dcBins)) / nf // expected power of a noise-only frame
 	return Measure{
 		SNRDB:    10 * math.Log10((loudest+1e-30)/(noise+1e-30)),
 		PSDDB:    10*math.Log10(pk/(fs*f.winPower)+1e-12) + 30,
