@@ -23,6 +23,8 @@ type FileOptions struct {
 	SampleRateHz float64
 	// CenterFreqHz forces the centre frequency (the -center-freq flag).
 	CenterFreqHz float64
+	// Start forces the time of sample 0 (the -start-time flag), over SigMF core:datetime.
+	Start time.Time
 	// Pace is the replay speed: 0 as fast as possible, 1 real time, N N× real time.
 	Pace float64
 	// Loop restarts the recording at its end instead of returning io.EOF.
@@ -48,7 +50,8 @@ type Recording struct {
 	SampleRateHz float64
 	// CenterFreqHz is the centre frequency; 0 when unknown.
 	CenterFreqHz float64
-	// Start is the time of sample 0 (SigMF core:datetime); zero when unknown.
+	// Start is the time of sample 0 (FileOptions.Start, else SigMF core:datetime); zero when
+	// unknown.
 	Start time.Time
 	// Samples is the number of complex samples the recording holds.
 	Samples int64
@@ -67,12 +70,24 @@ type Recording struct {
 // + .sigmf-data pair (either name), or a .sigmf archive. Every error is one line naming the
 // file.
 func OpenFile(path string, opts FileOptions) (Source, error) {
-	if math.IsNaN(opts.Pace) || opts.Pace < 0 || math.IsInf(opts.Pace, 0) {
-		return nil, fmt.Errorf("%s: %w: pace %v must be 0 (as fast as possible) or a positive speed-up", path, ErrBadConfig, opts.Pace)
+	if err := checkPace(path, opts.Pace); err != nil {
+		return nil, err
 	}
 	rec, err := ResolveFile(path, opts)
 	if err != nil {
 		return nil, err
+	}
+	return OpenRecording(rec, opts)
+}
+
+// OpenRecording opens a recording ResolveFile resolved, replaying it with opts' Pace and Loop
+// (its other fields were applied by ResolveFile).
+func OpenRecording(rec Recording, opts FileOptions) (Source, error) {
+	if err := checkPace(rec.Path, opts.Pace); err != nil {
+		return nil, err
+	}
+	if rec.dataPath == "" {
+		return nil, fmt.Errorf("%s: %w: recording not resolved (use ResolveFile)", rec.Path, ErrBadConfig)
 	}
 	f, err := os.Open(rec.dataPath)
 	if err != nil {
@@ -97,6 +112,13 @@ func OpenFile(path string, opts FileOptions) (Source, error) {
 	}
 	s.raw = make([]byte, fileChunkSamples*s.bps)
 	return s, nil
+}
+
+func checkPace(path string, pace float64) error {
+	if math.IsNaN(pace) || pace < 0 || math.IsInf(pace, 0) {
+		return fmt.Errorf("%s: %w: pace %v must be 0 (as fast as possible) or a positive speed-up", path, ErrBadConfig, pace)
+	}
+	return nil
 }
 
 // ResolveFile works out everything OpenFile needs to know about a recording without reading
@@ -144,6 +166,9 @@ func ResolveFile(path string, opts FileOptions) (Recording, error) {
 	}
 	if opts.CenterFreqHz != 0 {
 		rec.CenterFreqHz, rec.FreqDefaulted = opts.CenterFreqHz, false
+	}
+	if !opts.Start.IsZero() {
+		rec.Start = opts.Start.UTC()
 	}
 	if rec.Format == "" {
 		return Recording{}, fmt.Errorf("%s: %w: extension %q is not cu8, cs8, cs16, cf32, .data, .complex16u, .complex16s, .cfile, .complex or .sigmf (force one with a FORMAT: prefix or -format)",

@@ -253,6 +253,41 @@ func TestOpenFile_SigMFPair(t *testing.T) {
 	}
 }
 
+// Ensure FileOptions.Start sets the time of sample 0 over SigMF core:datetime and for a raw
+// recording that has none, and that OpenRecording opens what ResolveFile resolved.
+func TestResolveFile_StartOverride(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "r.sigmf-data"), make([]byte, 8), 0o644)
+	os.WriteFile(filepath.Join(dir, "r.sigmf-meta"), sigmfMeta("ci16_le", 1e6, 868.3e6, "2025-01-01T00:00:00Z"), 0o644)
+	raw := filepath.Join(dir, "r_433.92M_250k.cu8")
+	os.WriteFile(raw, make([]byte, 8), 0o644)
+	start := time.Date(2024, 5, 1, 14, 0, 0, 0, time.FixedZone("CEST", 7200))
+	for _, path := range []string{filepath.Join(dir, "r.sigmf-meta"), raw} {
+		rec, err := ResolveFile(path, FileOptions{Start: start})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !rec.Start.Equal(start) || rec.Start.Location() != time.UTC {
+			t.Errorf("%s: start %v, want %v in UTC", path, rec.Start, start)
+		}
+		s, err := OpenRecording(rec, FileOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info := s.Info(); !info.Start.Equal(start) || len(readAll(t, s)) == 0 {
+			t.Errorf("%s: Info %+v", path, info)
+		}
+		s.Close()
+	}
+	if _, err := OpenRecording(Recording{Path: "x"}, FileOptions{}); !errors.Is(err, ErrBadConfig) {
+		t.Errorf("an unresolved recording: %v", err)
+	}
+	rec, _ := ResolveFile(raw, FileOptions{})
+	if _, err := OpenRecording(rec, FileOptions{Pace: -1}); !errors.Is(err, ErrBadConfig) {
+		t.Errorf("pace -1: %v", err)
+	}
+}
+
 // TestOpenFile_Errors checks that every bad recording gives one clear line naming the file.
 func TestOpenFile_Errors(t *testing.T) {
 	dir := t.TempDir()

@@ -28,13 +28,35 @@ func ModuleRoot(t testing.TB) string {
 	}
 }
 
-// IQRealDir returns ../shared/testdata/iq-real beside the module root, or skips the test,
-// saying so, when the recordings are not there.
+// IQRealEnv names a folder holding the real recordings, for a checkout that does not sit
+// beside ../shared (a git worktree elsewhere). Not EDGED_*: the daemon the end-to-end tests
+// start reads every EDGED_ variable as a configuration key.
+const IQRealEnv = "IQ_REAL_DIR"
+
+// IQRealDir returns ../shared/testdata/iq-real beside the module root (or $IQ_REAL_DIR), or
+// skips the test, saying so, when the recordings are not there.
 func IQRealDir(t testing.TB) string {
 	t.Helper()
-	real := filepath.Join(ModuleRoot(t), "..", "shared", "testdata", "iq-real")
-	if _, err := os.Stat(filepath.Join(real, "MANIFEST.md")); err != nil {
+	real, err := lookupIQReal(t)
+	if err != nil {
 		t.Skipf("SKIPPED: real IQ recordings not present at %s (see its MANIFEST.md): %v", real, err)
 	}
 	return real
+}
+
+// IQRealPath returns the real recordings' folder and whether it is there, for tests that
+// use a real recording when they can and a synthetic one otherwise.
+func IQRealPath(t testing.TB) (string, bool) {
+	t.Helper()
+	real, err := lookupIQReal(t)
+	return real, err == nil
+}
+
+func lookupIQReal(t testing.TB) (string, error) {
+	real := os.Getenv(IQRealEnv)
+	if real == "" {
+		real = filepath.Join(ModuleRoot(t), "..", "shared", "testdata", "iq-real")
+	}
+	_, err := os.Stat(filepath.Join(real, "MANIFEST.md"))
+	return real, err
 }
