@@ -9,6 +9,15 @@
 // finishing what it holds. So a cancelled run loses no window that was read. A stage that
 // fails for good (the sink cannot write fixes out) ends the run: it cancels the reader, and
 // no stage ever blocks sending to a stage that has returned.
+//
+// The reader cuts windows with dsp.Windower. When a recording ends, its last partial window
+// is zero-padded and goes through the gate like any other, if it holds at least half a
+// window of signal (MinTailFraction); a shorter tail is counted as not analysed. A cancelled
+// run pads nothing: what it read past its last whole window is not analysed.
+//
+// A recording gives the same bytes on every run: its windows go to the model one per call,
+// because ONNX Runtime's kernels round differently for different batch sizes and the batches
+// of a latency-first pipeline depend on timing. A live radio batches whatever is queued.
 package pipeline
 
 import (
@@ -29,6 +38,11 @@ import (
 	"github.com/heimdall/edged/infer"
 	"github.com/heimdall/edged/store"
 )
+
+// MinTailFraction is the least part of a window the last partial window of a recording must
+// fill to be padded and analysed: with less, padding would outweigh the signal in the model's
+// input.
+const MinTailFraction = 0.5
 
 // Config is what a run needs beyond its source and model.
 type Config struct {
@@ -62,9 +76,23 @@ type Pipeline struct {
 	stats    Stats
 }
 
-// Stats counts what a run did.
+// Stats counts what a run did. It is safe to read while the run goes on.
 type Stats struct {
-	Windows, Gated, Fixes, InferErrors atomic.Uint64
+	// Windows went through dsp; GatedOut measured below the gate; Passed went to the model;
+	// FeatureErrors failed in dsp; Fixes were committed; InferErrors gave no fix.
+	Windows, GatedOut, Passed, FeatureErrors, Fixes, InferErrors atomic.Uint64
+	// ReadSamples counts the capture samples read from the source; AnalysedSamples those
+	// the windows through dsp cover.
+	ReadSamples, AnalysedSamples atomic.Uint64
+	// PaddedSamples counts the zeros, at the model's rate, padding the last window.
+	PaddedSamples atomic.Uint64
+}
+
+// NotAnalysed is how many capture samples read went into no window: a recording's tail
+// shorter than MinTailFraction of a window, or what a cancelled run had not cut yet.
+func (s *Stats) NotAnalysed() uint64 {
+	read, analysed := s.ReadSamples.Load(), s.AnalysedSamples.Load()
+	return read - min(read, analysed)
 }
 
 // New checks that the source can feed the engine's active model. db, notify and m may be nil.
@@ -112,6 +140,8 @@ type window struct {
 	seq     uint64
 	time    time.Time
 	samples []complex64
+	valid   int    // samples of signal; the rest pad the last window
+	covered uint64 // capture samples covered by the stream's windows up to this one
 }
 
 type gated struct {
@@ -126,7 +156,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cond, err := dsp.NewConditioner(p.params, p.src.Info().SampleRateHz)
+	wd, err := dsp.NewWindower(p.params, p.src.Info().SampleRateHz, int(math.Ceil(MinTailFraction*float64(p.params.WindowSamples))))
 	if err != nil {
 		return err
 	}
@@ -158,7 +188,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	go stage(sinkGone, func() error { return p.sink(fixes) })
 	go stage(inferGone, func() error { return p.infer(jobs, fixes, sinkGone) })
 	go stage(featuresGone, func() error { return p.features(fe, windows, freeWindows, jobs, inferGone) })
-	readErr := p.read(ctx, cond, windows, freeWindows, featuresGone)
+	readErr := p.read(ctx, wd, windows, freeWindows, featuresGone)
 	var errs []error
 	for range 3 {
 		if err := <-errc; err != nil {
@@ -171,50 +201,59 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-func (p *Pipeline) read(ctx context.Context, cond *dsp.Conditioner, out chan<- *window, free chan *window, gone <-chan struct{}) error {
+func (p *Pipeline) read(ctx context.Context, wd *dsp.Windower, out chan<- *window, free chan *window, gone <-chan struct{}) error {
 	defer close(out)
 	info := p.src.Info()
 	start := info.Start
 	if start.IsZero() {
 		start = time.Now().UTC()
 	}
-	up, down := cond.Ratio()
-	W := p.params.WindowSamples
+	up, down := wd.Ratio()
+	W := uint64(p.params.WindowSamples)
 	// A live stream counts samples from the Unix epoch, so a restarted radio never reuses a
 	// fix id; a recording counts from its first sample, so a replay reproduces its ids.
-	var base uint64
+	var base, read uint64
 	if info.Live {
 		rate := uint64(info.SampleRateHz)
 		base = uint64(start.Unix())*rate + uint64(start.Nanosecond())*rate/1e9
 	}
+	emit := func(dw dsp.Window) error {
+		var w *window
+		select {
+		case w = <-free:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-gone:
+			return errStopped
+		}
+		copy(w.samples, dw.Samples)
+		w.seq, w.valid = dw.Index, dw.Valid
+		rel := wd.CaptureOffset(dw.Index)
+		w.offset = base + rel
+		w.time = start.Add(time.Duration(float64(rel) / info.SampleRateHz * float64(time.Second)))
+		// Conditioned sample m is capture sample m·M/L: the window's last signal sample
+		// covers the capture up to ceil((k·W + valid)·M/L), and no further than was read.
+		w.covered = min(read, ((dw.Index*W+uint64(dw.Valid))*uint64(down)+uint64(up)-1)/uint64(up))
+		select {
+		case out <- w:
+			return nil
+		case <-gone:
+			return errStopped
+		}
+	}
 	raw := make([]complex64, 1<<14)
-	var pending []complex64
-	var seq uint64
 	for {
 		n, err := p.src.Read(ctx, raw)
 		if n > 0 {
-			pending = cond.Process(pending, raw[:n])
-			for len(pending) >= W {
-				var w *window
-				select {
-				case w = <-free:
-				case <-ctx.Done():
-					return ctx.Err()
-				case <-gone:
-					return errStopped
-				}
-				copy(w.samples, pending[:W])
-				w.seq = seq
-				rel := seq * uint64(W) * uint64(down) / uint64(up)
-				w.offset = base + rel
-				w.time = start.Add(time.Duration(float64(rel) / info.SampleRateHz * float64(time.Second)))
-				seq++
-				select {
-				case out <- w:
-				case <-gone:
-					return errStopped
-				}
-				pending = pending[:copy(pending, pending[W:])]
+			read += uint64(n)
+			p.stats.ReadSamples.Store(read)
+			if err := wd.Write(raw[:n], emit); err != nil {
+				return err
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			if ferr := wd.Flush(emit); ferr != nil {
+				return ferr
 			}
 		}
 		if err != nil {
@@ -231,15 +270,18 @@ func (p *Pipeline) features(fe *dsp.Frontend, in <-chan *window, free chan<- *wi
 	var firstErr error
 	for w := range in {
 		t0 := time.Now()
-		meas, err := fe.Features(w.samples, buf)
+		meas, err := fe.FeaturesPadded(w.samples, w.valid, buf)
 		p.m.observeStage("dsp", t0, err)
 		p.advanced.Store(time.Now().UnixNano())
 		p.stats.Windows.Add(1)
+		p.stats.PaddedSamples.Add(uint64(len(w.samples) - w.valid))
+		p.stats.AnalysedSamples.Store(w.covered)
 		p.m.windows()
 		iw := infer.Window{ReceiverID: p.cfg.ReceiverID, Time: w.time, CenterFreqHz: info.CenterFreqHz,
 			SampleRateHz: info.SampleRateHz, SampleOffset: w.offset, Seq: w.seq, Measure: meas}
 		free <- w
 		if err != nil {
+			p.stats.FeatureErrors.Add(1)
 			if firstErr == nil {
 				firstErr = fmt.Errorf("window at sample %d: %w", iw.SampleOffset, err)
 			}
@@ -251,9 +293,10 @@ func (p *Pipeline) features(fe *dsp.Frontend, in <-chan *window, free chan<- *wi
 			}
 		}
 		if math.IsNaN(meas.SNRDB) || meas.SNRDB < p.cfg.GateSNRDB {
+			p.stats.GatedOut.Add(1)
 			continue
 		}
-		p.stats.Gated.Add(1)
+		p.stats.Passed.Add(1)
 		p.m.gated()
 		select {
 		case out <- gated{w: iw, features: append([]float32(nil), buf...)}:
@@ -280,6 +323,9 @@ func (p *Pipeline) writeNPY(offset uint64, rows, frames int, data []float32) err
 func (p *Pipeline) infer(in <-chan gated, out chan<- []infer.Feature, gone <-chan struct{}) error {
 	defer close(out)
 	maxBatch := max(1, p.engine.Active().MaxBatch())
+	if !p.src.Info().Live {
+		maxBatch = 1 // the same bytes on every run: see the package doc
+	}
 	batch := make([]gated, 0, maxBatch)
 	jobs := make([]infer.Job, 0, maxBatch)
 	for first := range in {

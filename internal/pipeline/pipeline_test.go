@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -17,6 +18,7 @@ import (
 	"github.com/heimdall/edged/configs"
 	"github.com/heimdall/edged/dsp"
 	"github.com/heimdall/edged/infer"
+	"github.com/heimdall/edged/internal/synth"
 	"github.com/heimdall/edged/models/reference"
 	"github.com/heimdall/edged/store"
 )
@@ -82,8 +84,9 @@ func TestDemoRecording(t *testing.T) {
 	if n, _ := db.OutboxLen(); n != 4 || notified == 0 {
 		t.Errorf("outbox %d, notified %d", n, notified)
 	}
-	if s := p.Stats(); s.Windows.Load() != 8 || s.Gated.Load() != 4 || s.Fixes.Load() != 4 {
-		t.Errorf("stats windows %d gated %d fixes %d", s.Windows.Load(), s.Gated.Load(), s.Fixes.Load())
+	if s := p.Stats(); s.Windows.Load() != 8 || s.Passed.Load() != 4 || s.GatedOut.Load() != 4 || s.Fixes.Load() != 4 ||
+		s.ReadSamples.Load() != 8*16384 || s.AnalysedSamples.Load() != 8*16384 || s.PaddedSamples.Load() != 0 || s.NotAnalysed() != 0 {
+		t.Errorf("stats %s", statsLine(s))
 	}
 }
 
@@ -196,7 +199,7 @@ func TestStageStopsWhenItsConsumerIsGone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cond, err := dsp.NewConditioner(p.params, src.Info().SampleRateHz)
+	wd, err := dsp.NewWindower(p.params, src.Info().SampleRateHz, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +213,7 @@ func TestStageStopsWhenItsConsumerIsGone(t *testing.T) {
 	gone := make(chan struct{})
 	close(gone)
 	done := make(chan error, 1)
-	go func() { done <- p.read(context.Background(), cond, out, free, gone) }()
+	go func() { done <- p.read(context.Background(), wd, out, free, gone) }()
 	select {
 	case err := <-done:
 		if !errors.Is(err, errStopped) {
@@ -218,5 +221,95 @@ func TestStageStopsWhenItsConsumerIsGone(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("the reader blocked on a send to a stage that had returned")
+	}
+}
+
+func statsLine(s *Stats) string {
+	return fmt.Sprintf("windows %d gated out %d passed %d feature errors %d fixes %d infer errors %d read %d analysed %d padded %d not analysed %d",
+		s.Windows.Load(), s.GatedOut.Load(), s.Passed.Load(), s.FeatureErrors.Load(), s.Fixes.Load(), s.InferErrors.Load(),
+		s.ReadSamples.Load(), s.AnalysedSamples.Load(), s.PaddedSamples.Load(), s.NotAnalysed())
+}
+
+// replayBytes runs a recording held in memory (named name) through the pipeline and returns
+// its fixes' sample offsets and the run's counters.
+func replayBytes(t *testing.T, e *infer.Engine, name string, data []byte) ([]uint64, *Stats) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src, err := capture.OpenFile(path, capture.FileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	var out bytes.Buffer
+	p, err := New(Config{ReceiverID: "rx", GateSNRDB: 10, Output: &out}, src, e, nil, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var offsets []uint64
+	for dec := json.NewDecoder(&out); dec.More(); {
+		var f infer.Feature
+		if err := dec.Decode(&f); err != nil {
+			t.Fatal(err)
+		}
+		offsets = append(offsets, f.Properties.SampleOffset)
+	}
+	return offsets, p.Stats()
+}
+
+// Ensure the last partial window of a recording is zero-padded and gated like any other
+// when it fills at least half a window (its burst gives a fix, the padding is counted), and
+// that a shorter tail is counted as not analysed; at 250 kS/s and, through the resampler, at
+// 1 MS/s, where the resampler's flush brings out the recording's last samples.
+func TestTailPadding(t *testing.T) {
+	e := engine(t)
+	const W = 16384
+	for _, rate := range []float64{250000, 1e6} {
+		scale := int(rate / 250000) // capture samples per model sample
+		spec := synth.Spec{Format: "cu8", SampleRateHz: rate, CenterFreqHz: 433.92e6, OffsetHz: -46875, SNRDB: 20,
+			WindowSamples: W * scale, Windows: 3, Bursted: []int{2}, Seed: 5}
+		var full bytes.Buffer
+		if err := synth.Generate(&full, spec); err != nil {
+			t.Fatal(err)
+		}
+		name := spec.FileName("tail")
+		// The burst fills the middle half of window 2: [2.25 W, 2.75 W).
+		cases := []struct {
+			windows float64 // the recording's length
+			fixes   []uint64
+			padded  bool
+		}{
+			{2.8, []uint64{2 * W}, true},  // the burst is in the padded tail
+			{2.55, []uint64{2 * W}, true}, // a tail just over half a window
+			{2.3, nil, false},             // a tail under half a window: not analysed
+			{0.3, nil, false},             // shorter than half a window: nothing at all
+		}
+		for _, c := range cases {
+			samples := int(c.windows * W * float64(scale))
+			offsets, s := replayBytes(t, e, name, full.Bytes()[:2*samples])
+			var want []uint64
+			for _, o := range c.fixes {
+				want = append(want, o*uint64(scale))
+			}
+			if fmt.Sprint(offsets) != fmt.Sprint(want) {
+				t.Errorf("%g S/s, %.2f windows: fixes at %v, want %v (%s)", rate, c.windows, offsets, want, statsLine(s))
+			}
+			whole := int(c.windows)
+			tail := samples - whole*W*scale
+			wantWindows, wantNot, wantPadded := whole, tail, 0
+			if c.padded {
+				wantWindows, wantNot, wantPadded = whole+1, 0, W-tail/scale
+			}
+			if s.ReadSamples.Load() != uint64(samples) || s.Windows.Load() != uint64(wantWindows) ||
+				s.NotAnalysed() != uint64(wantNot) || s.PaddedSamples.Load() != uint64(wantPadded) ||
+				s.GatedOut.Load()+s.Passed.Load() != s.Windows.Load() {
+				t.Errorf("%g S/s, %.2f windows: %s; want %d windows, %d padded, %d not analysed", rate, c.windows, statsLine(s), wantWindows, wantPadded, wantNot)
+			}
+		}
 	}
 }
