@@ -36,10 +36,11 @@
 // A batch takes the same ?sample_rate= and ?center_freq= for all its items; a bad item
 // fails alone (its entry has an error instead of a fix) and the batch answers 200 unless
 // the body itself is bad. The samples are shifted and
-// resampled to the contract's rate and cut into windows of the contract's window length;
-// the last partial window, and so an input shorter than one window, is zero-padded to a
-// whole window. Every window runs through the model; the answer is the fix of the window
-// with the highest SNR. Its id is "<receiver_id>:predict:<first 16 hex digits of the cache
+// resampled to the contract's rate and cut into windows of the contract's window length by
+// dsp.Windower, as the pipeline cuts a recording; the last partial window, and so an input
+// shorter than one window, is zero-padded to a whole window however short it is (a
+// recording's tail must fill half a window). The answer is the fix of the window with the
+// highest SNR, measured over the frames that hold samples, not the padding. Its id is "<receiver_id>:predict:<first 16 hex digits of the cache
 // key>" and properties.time is the time the request was computed. Predict does not apply
 // the pipeline's SNR gate: pure noise still yields the model's best guess.
 //

@@ -19,8 +19,9 @@ import (
 	"github.com/heimdall/edged/infer"
 )
 
-// cacheKeyVersion changes whenever what a cached answer depends on changes.
-const cacheKeyVersion = "edged-predict-v1"
+// cacheKeyVersion changes whenever what a cached answer depends on changes. v2: windows cut
+// by dsp.Windower (a resampled input keeps its last sample; the gate's SNR ignores padding).
+const cacheKeyVersion = "edged-predict-v2"
 
 // kit is the preprocessing for one model: its contract's parameters and a pool of
 // frontends (each used by one goroutine at a time).
@@ -29,11 +30,8 @@ type kit struct {
 	params       dsp.Params
 	rows, frames int
 	frontends    sync.Pool // *dsp.Frontend
-	windows      sync.Pool // *[]complex64, conditioned samples
+	windowers    sync.Pool // *dsp.Windower, with its buffers and its last resampling filter
 }
-
-// maxPooledSamples bounds the window buffers kept for reuse.
-const maxPooledSamples = 1 << 18
 
 // kitFor returns the preprocessing of the engine's active model, building it on first use
 // after a model swap.
@@ -67,6 +65,18 @@ func (k *kit) frontend() (*dsp.Frontend, error) {
 		return fe, nil
 	}
 	return dsp.NewFrontend(k.params)
+}
+
+// windower returns a Windower for a stream at rateHz that pads any last partial window,
+// however short: the caller asked for an answer on exactly its input.
+func (k *kit) windower(rateHz float64) (*dsp.Windower, error) {
+	if wd, ok := k.windowers.Get().(*dsp.Windower); ok {
+		if err := wd.Reset(rateHz); err != nil {
+			return nil, err
+		}
+		return wd, nil
+	}
+	return dsp.NewWindower(k.params, rateHz, 1)
 }
 
 // cacheKey is SHA-256 over the version tag, format, sample rate, centre frequency, the
@@ -134,49 +144,47 @@ func (s *Server) predictOne(ctx context.Context, in *input) (answer, error) {
 // fix of the window with the highest SNR.
 func (s *Server) compute(ctx context.Context, in *input, k *kit, key [32]byte) ([]byte, error) {
 	now := s.now()
-	cond, err := dsp.NewConditioner(k.params, in.rateHz)
+	wd, err := k.windower(in.rateHz)
 	if err != nil {
 		return nil, badParam("sample_rate", fmt.Sprintf("%g S/s cannot be resampled to the model's %g S/s: %v",
 			in.rateHz, k.params.SampleRateHz, err))
 	}
-	up, down := cond.Ratio()
-	buf, _ := k.windows.Get().(*[]complex64)
-	if buf == nil {
-		buf = new([]complex64)
-	}
-	x := cond.Process((*buf)[:0], in.samples)
-	defer func() {
-		if cap(x) <= maxPooledSamples {
-			*buf = x[:0]
-			k.windows.Put(buf)
-		}
-	}()
-	if up != 1 || down != 1 {
-		// Flush the resampler's filter with zeros, then keep the samples the input covers:
-		// output m is input m·M/L.
-		x = cond.Process(x, make([]complex64, 32*max(up, down)/up+2))
-		x = x[:min(len(x), len(in.samples)*up/down)]
-	}
-	W := k.params.WindowSamples
-	n := max(1, (len(x)+W-1)/W)
-	if m := len(x); m < n*W {
-		x = slices.Grow(x, n*W-m)[:n*W]
-		clear(x[m:]) // zero-pad the last window
-	}
+	defer k.windowers.Put(wd)
 	fe, err := k.frontend()
 	if err != nil {
 		return nil, errf(http.StatusServiceUnavailable, codeUnavailable, "preprocessing: "+err.Error())
 	}
 	F := k.rows * k.frames
-	feats := make([]float32, n*F)
-	meas := make([]dsp.Measure, n)
-	for i := range n {
-		if meas[i], err = fe.Features(x[i*W:(i+1)*W], feats[i*F:(i+1)*F]); err != nil {
-			k.frontends.Put(fe)
-			return nil, fmt.Errorf("window %d features: %w", i, err)
+	var feats []float32
+	var meas []dsp.Measure
+	emit := func(w dsp.Window) error {
+		i := len(meas)
+		feats = slices.Grow(feats, F)[:(i+1)*F]
+		m, err := fe.FeaturesPadded(w.Samples, w.Valid, feats[i*F:])
+		if err != nil {
+			return fmt.Errorf("window %d features: %w", i, err)
 		}
+		meas = append(meas, m)
+		return nil
+	}
+	// In chunks of about one window's worth, so the conditioned samples held at once stay
+	// near one window whatever the input's length and rate ratio.
+	up, down := wd.Ratio()
+	chunk := max(1, k.params.WindowSamples*down/up)
+	for i := 0; i < len(in.samples) && err == nil; i += chunk {
+		err = wd.Write(in.samples[i:min(len(in.samples), i+chunk)], emit)
+	}
+	if err == nil {
+		err = wd.Flush(emit)
 	}
 	k.frontends.Put(fe)
+	if err != nil {
+		return nil, err
+	}
+	n := len(meas)
+	if n == 0 {
+		return nil, badField("iq_data", "no samples")
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, ctxError(err)
 	}
@@ -227,7 +235,7 @@ func (s *Server) compute(ctx context.Context, in *input, k *kit, key [32]byte) (
 				Time:         now,
 				CenterFreqHz: in.centerHz,
 				SampleRateHz: in.rateHz,
-				SampleOffset: uint64(i) * uint64(W) * uint64(down) / uint64(up),
+				SampleOffset: wd.CaptureOffset(uint64(i)),
 				Seq:          uint64(i),
 				Measure:      meas[i],
 			}
