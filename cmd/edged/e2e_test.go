@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"math"
 	"os"
@@ -19,14 +20,33 @@ import (
 
 var edgedBin string
 
-// TestMain builds the real binary once: the end-to-end tests run it as an operator would.
+// coverDirEnv names the folder where `make cover` collects the binary's coverage counters.
+// The binary is always built with -cover; without the variable its counters go to a
+// temporary folder that is removed afterwards. (Not EDGED_*: the daemon reads those as
+// configuration keys.)
+const coverDirEnv = "E2E_GOCOVERDIR"
+
+// TestMain builds the real binary once, with the race detector and coverage counters for
+// every package of the module: the end-to-end tests run it as an operator would, and every
+// edged process they start (they inherit GOCOVERDIR) adds to the coverage `make cover`
+// reports.
 func TestMain(m *testing.M) {
+	flag.Parse()
 	dir, err := os.MkdirTemp("", "edged-e2e")
 	if err != nil {
 		panic(err)
 	}
+	coverDir := os.Getenv(coverDirEnv)
+	if coverDir == "" {
+		coverDir = filepath.Join(dir, "cover")
+	}
+	if err := os.MkdirAll(coverDir, 0o755); err != nil {
+		panic(err)
+	}
+	os.Setenv("GOCOVERDIR", coverDir)
 	edgedBin = filepath.Join(dir, "edged")
-	build := exec.Command("go", "build", "-race", "-tags", "rtlsdr", "-o", edgedBin, ".")
+	build := exec.Command("go", "build", "-race", "-cover", "-covermode=atomic", "-coverpkg=github.com/heimdall/edged/...",
+		"-tags", "rtlsdr", "-o", edgedBin, ".")
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build edged:", err)

@@ -10,10 +10,13 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/heimdall/edged/capture"
+	"github.com/heimdall/edged/dsp"
 	"github.com/heimdall/edged/infer"
 	"github.com/heimdall/edged/internal/pipeline"
 	"github.com/heimdall/edged/internal/progress"
@@ -27,8 +30,10 @@ func runReplay(args []string) error {
 	format := fs.String("format", "", "sample format cu8|cs8|cs16|cf32 (default: from the file name, or a FORMAT: prefix)")
 	rate := fs.String("sample-rate", "", "sample rate, e.g. 250k or 2.4M (overrides the file name)")
 	freq := fs.String("center-freq", "", "centre frequency, e.g. 433.92M (overrides the file name)")
+	startTime := fs.String("start-time", "", "RFC 3339 `TIME` of each recording's first sample, e.g. 2024-05-01T12:00:00Z (default: SigMF core:datetime, else the wall clock when the file starts)")
 	modelPath := fs.String("model", "", "ONNX model `FILE` (default: the embedded reference model)")
 	contractPath := fs.String("contract", "", "JSON contract `FILE` for a model without edged.contract metadata")
+	override := fs.Bool("override-contract", false, "use -contract even when the model carries its own contract")
 	dbPath := fs.String("db", "", "also commit fixes to this bbolt `FILE`")
 	featuresOut := fs.String("features-out", "", "write each window's model input as <sample_offset>.npy into `DIR`")
 	output := fs.String("output", "jsonl", "jsonl (one Feature per line) or geojson (one FeatureCollection)")
@@ -70,7 +75,12 @@ func runReplay(args []string) error {
 			return fmt.Errorf("-center-freq: %w", err)
 		}
 	}
-	model, err := loadModel(*modelPath, *contractPath, infer.Options{})
+	if *startTime != "" {
+		if opts.Start, err = time.Parse(time.RFC3339Nano, *startTime); err != nil {
+			return fmt.Errorf("-start-time %q: want RFC 3339, e.g. 2024-05-01T12:00:00Z", *startTime)
+		}
+	}
+	model, err := loadModel(*modelPath, *contractPath, *override, infer.Options{})
 	if err != nil {
 		return err
 	}
@@ -114,8 +124,12 @@ func runReplay(args []string) error {
 	}
 	cfg := pipeline.Config{ReceiverID: *receiver, GateSNRDB: *gate, FeaturesOut: *featuresOut, Output: out,
 		Fix: infer.FixOptions{ConfidenceLevel: *level}}
+	r := &replayer{opts: opts, cfg: cfg, engine: engine, notify: notify, log: log, stderr: os.Stderr, said: map[string]bool{}}
+	if db != nil {
+		r.db = db
+	}
 	for _, path := range fs.Args() {
-		if err := replayOne(ctx, path, opts, cfg, engine, db, notify, log); err != nil {
+		if err := r.replayOne(ctx, path); err != nil {
 			return err
 		}
 	}
@@ -129,33 +143,163 @@ func runReplay(args []string) error {
 	return nil
 }
 
-func replayOne(ctx context.Context, path string, opts capture.FileOptions, cfg pipeline.Config, engine *infer.Engine, db *store.DB, notify func(), log *slog.Logger) error {
-	src, err := capture.OpenFile(path, opts)
+// replayer runs recordings one after the other through one model and sink.
+type replayer struct {
+	opts   capture.FileOptions
+	cfg    pipeline.Config
+	engine *infer.Engine
+	db     pipeline.Committer // nil: no store
+	notify func()
+	log    *slog.Logger
+	stderr io.Writer
+	// said holds the notices given, so each is given once per run.
+	said map[string]bool
+}
+
+func (r *replayer) replayOne(ctx context.Context, path string) error {
+	rec, err := capture.ResolveFile(path, r.opts)
+	if err != nil {
+		return err
+	}
+	r.announce(path, rec)
+	src, err := capture.OpenRecording(rec, r.opts)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
-	var committer pipeline.Committer
-	if db != nil {
-		committer = db
-	}
-	p, err := pipeline.New(cfg, src, engine, committer, notify, nil, log.With("source", src.Info().Name))
+	p, err := pipeline.New(r.cfg, src, r.engine, r.db, r.notify, nil, r.log.With("source", src.Info().Name))
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	bar := progress.Start(os.Stderr, path, func() (done, total int64) {
-		return int64(src.Stats().Delivered), src.Info().TotalSamples
+	bar := progress.Start(r.stderr, path, func() (done, total int64) {
+		return int64(p.Stats().AnalysedSamples.Load()), src.Info().TotalSamples
 	})
+	t0 := time.Now()
 	err = p.Run(ctx)
 	bar.Stop()
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
+	params := r.engine.Active().Contract.Preprocess
+	fmt.Fprintln(r.stderr, summary(path, src.Info().SampleRateHz, params, p.Stats(), time.Since(t0), ctx.Err() != nil))
 	return ctx.Err()
 }
 
-// loadModel loads a model file, or the embedded reference model when path is empty.
-func loadModel(path, contractPath string, opts infer.Options) (*infer.Model, error) {
+// announce says, once per run, which of a recording's values are defaults rather than read
+// from its name or metadata.
+func (r *replayer) announce(name string, rec capture.Recording) {
+	var guessed, flags []string
+	if rec.FreqDefaulted && !r.said["freq"] {
+		guessed = append(guessed, "centre frequency "+hz(rec.CenterFreqHz))
+		flags = append(flags, "-center-freq")
+		r.said["freq"] = true
+	}
+	if rec.RateDefaulted && !r.said["rate"] {
+		guessed = append(guessed, "sample rate "+sps(rec.SampleRateHz))
+		flags = append(flags, "-sample-rate")
+		r.said["rate"] = true
+	}
+	if len(guessed) > 0 {
+		fmt.Fprintf(r.stderr, "%s: %s: rtl_433's defaults for a .data file, not read from it (%s set them)\n",
+			name, strings.Join(guessed, ", "), strings.Join(flags, ", "))
+	}
+	if rec.Start.IsZero() && !r.said["time"] {
+		fmt.Fprintf(r.stderr, "%s: no start time in the recording: fix times count from the wall clock when the file starts (-start-time sets it)\n", name)
+		r.said["time"] = true
+	}
+}
+
+// summary is the line replay prints after each file: what was read, what was analysed, and
+// why nothing was when no window came out.
+func summary(path string, rateHz float64, p dsp.Params, s *pipeline.Stats, wall time.Duration, cancelled bool) string {
+	read := s.ReadSamples.Load()
+	dur := float64(read) / rateHz
+	windows, not := s.Windows.Load(), s.NotAnalysed()
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %d samples (%s at %s), %s", path, read, seconds(dur), sps(rateHz), plural(windows, "window"))
+	if pad := s.PaddedSamples.Load(); pad > 0 {
+		fmt.Fprintf(&b, " (the last padded with %s of zeros)", seconds(float64(pad)/p.SampleRateHz))
+	}
+	if windows > 0 {
+		fmt.Fprintf(&b, ", %d gated out, %s", s.GatedOut.Load(), plural(s.Fixes.Load(), "fix"))
+	}
+	if n := s.FeatureErrors.Load() + s.InferErrors.Load(); n > 0 {
+		fmt.Fprintf(&b, ", %d failed", n)
+	}
+	fmt.Fprintf(&b, ", %d samples not analysed", not)
+	switch {
+	case cancelled:
+		b.WriteString(" (interrupted)")
+	case windows == 0:
+		win := float64(p.WindowSamples) / p.SampleRateHz
+		fmt.Fprintf(&b, ": the model's window is %s (%d samples at %s) and a recording must fill at least %s of one (%s);"+
+			" replay a longer recording, use a model with a shorter window, or check -sample-rate",
+			seconds(win), p.WindowSamples, sps(p.SampleRateHz), fraction(pipeline.MinTailFraction), seconds(pipeline.MinTailFraction*win))
+		return b.String()
+	case not > 0:
+		fmt.Fprintf(&b, " (a tail shorter than %s a window)", fraction(pipeline.MinTailFraction))
+	}
+	if wall > 0 {
+		fmt.Fprintf(&b, ", %.1f× real time", dur/wall.Seconds())
+	}
+	return b.String()
+}
+
+func plural(n uint64, word string) string {
+	switch {
+	case n == 1:
+		return "1 " + word
+	case strings.HasSuffix(word, "x"):
+		return fmt.Sprintf("%d %ses", n, word)
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
+func fraction(f float64) string {
+	if f == 0.5 {
+		return "half"
+	}
+	return strconv.FormatFloat(100*f, 'g', 3, 64) + " %"
+}
+
+// seconds formats a duration in s for people: µs, ms or s, three significant digits.
+func seconds(s float64) string {
+	switch {
+	case s < 1e-3:
+		return strconv.FormatFloat(s*1e6, 'g', 3, 64) + " µs"
+	case s < 1:
+		return strconv.FormatFloat(s*1e3, 'g', 3, 64) + " ms"
+	}
+	return strconv.FormatFloat(s, 'g', 4, 64) + " s"
+}
+
+// sps formats a sample rate: 250 kS/s, 2.4 MS/s.
+func sps(v float64) string {
+	switch {
+	case v >= 1e6:
+		return strconv.FormatFloat(v/1e6, 'g', -1, 64) + " MS/s"
+	case v >= 1e3:
+		return strconv.FormatFloat(v/1e3, 'g', -1, 64) + " kS/s"
+	}
+	return strconv.FormatFloat(v, 'g', -1, 64) + " S/s"
+}
+
+// hz formats a frequency: 433.92 MHz.
+func hz(v float64) string {
+	switch {
+	case v >= 1e9:
+		return strconv.FormatFloat(v/1e9, 'g', -1, 64) + " GHz"
+	case v >= 1e6:
+		return strconv.FormatFloat(v/1e6, 'g', -1, 64) + " MHz"
+	case v >= 1e3:
+		return strconv.FormatFloat(v/1e3, 'g', -1, 64) + " kHz"
+	}
+	return strconv.FormatFloat(v, 'g', -1, 64) + " Hz"
+}
+
+// loadModel loads a model file, or the embedded reference model when path is empty. A
+// contract file for a model that carries its own is refused unless override is set.
+func loadModel(path, contractPath string, override bool, opts infer.Options) (*infer.Model, error) {
 	if contractPath != "" {
 		data, err := os.ReadFile(contractPath)
 		if err != nil {
@@ -167,10 +311,22 @@ func loadModel(path, contractPath string, opts infer.Options) (*infer.Model, err
 		}
 		opts.Contract = &c
 	}
+	opts.Override = override
+	src := infer.Source{Path: path}
+	name := path
 	if path == "" {
-		return infer.Load(infer.Source{Data: reference.Model}, opts)
+		src, name = infer.Source{Data: reference.Model}, "the reference model"
 	}
-	return infer.Load(infer.Source{Path: path}, opts)
+	m, err := infer.Load(src, opts)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Contract != nil && m.Info.HasContract && !override {
+		m.Close()
+		return nil, configError{fmt.Errorf("-contract %s: %s carries its own contract (%s metadata); give -override-contract to use %s instead",
+			contractPath, name, infer.ContractKey, contractPath)}
+	}
+	return m, nil
 }
 
 // lineCollector is an io.Writer that hands each complete line to fn.
