@@ -87,6 +87,10 @@ func TestReadFileAndFile(t *testing.T) {
 	if b, err := ReadFile("$CREDENTIALS_DIRECTORY/token", 16); err != nil || string(b) != "tok\n" {
 		t.Errorf("%q %v", b, err)
 	}
+	// Readable takes the path as it is: the stage opens it by that path.
+	if err := Readable("$CREDENTIALS_DIRECTORY/token", 16); err == nil {
+		t.Error("Readable resolved a credential path its stage would not")
+	}
 	for _, p := range []string{filepath.Join(dir, "missing"), dir} {
 		l := NewList(nil)
 		if l.File("http.token_file", p, 16) || !strings.HasPrefix(l.Err().Error(), "http.token_file: ") {

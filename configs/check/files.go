@@ -36,7 +36,8 @@ func Path(p string) (string, error) {
 }
 
 // ReadFile reads the regular file a key names (resolved by Path), refusing one larger than
-// limit bytes, a FIFO or a device: a wrong path is an error, not a hang.
+// limit bytes, a FIFO or a device: a wrong path is an error, not a hang. Stages read the
+// secrets and small files their keys name through it, at validation and at run time alike.
 func ReadFile(p string, limit int64) ([]byte, error) {
 	r, err := Path(p)
 	if err != nil {
@@ -45,14 +46,11 @@ func ReadFile(p string, limit int64) ([]byte, error) {
 	return safefile.Read(r, limit)
 }
 
-// Readable checks that the file a key names (resolved by Path) opens for reading and is a
-// regular file of at most limit bytes, without reading it.
+// Readable checks that the file a key names opens for reading and is a regular file of at
+// most limit bytes, without reading it. The path is taken as it is, not resolved by Path:
+// it is for files a stage opens itself (a model, a library, a recording), by their path.
 func Readable(p string, limit int64) error {
-	r, err := Path(p)
-	if err != nil {
-		return err
-	}
-	f, _, err := safefile.Open(r, limit)
+	f, _, err := safefile.Open(p, limit)
 	if err != nil {
 		return err
 	}
