@@ -2,6 +2,7 @@ package infer
 
 import (
 	"context"
+	"math/rand/v2"
 	"sort"
 	"testing"
 	"time"
@@ -81,4 +82,28 @@ func BenchmarkPredictBatch8(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*8), "ns/window")
+}
+
+// BenchmarkPack packs a fix for the store and renders it back as the uplink and the API
+// do.
+func BenchmarkPack(b *testing.B) {
+	f := randomFeature(b, rand.New(rand.NewPCG(7, 8)))
+	full, _ := f.Marshal()
+	packed, _ := f.Pack()
+	b.ReportMetric(float64(len(packed)), "packed-bytes")
+	b.ReportMetric(float64(len(full)), "json-bytes")
+	b.Run("pack", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := f.Pack(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("unpack", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := Unpack(packed); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

@@ -40,6 +40,8 @@ type Feature struct {
 	BBox       [4]float64   `json:"bbox"`
 	Geometry   geo.Geometry `json:"geometry"`
 	Properties Properties   `json:"properties"`
+
+	shape shape // what Geometry was drawn from, for Pack
 }
 
 // Properties are a fix's fields: the GeoJSON Feature's properties consumers read.
@@ -100,6 +102,7 @@ func NewFeature(w Window, r Result, opts FixOptions) (Feature, error) {
 		ID:       w.ID(),
 		BBox:     g.BBox(),
 		Geometry: g,
+		shape:    shape{latDeg: r.LatDeg, lonDeg: r.LonDeg, ell: ell, vertices: n},
 		Properties: Properties{
 			ReceiverID:      w.ReceiverID,
 			Time:            w.Time.UTC().Format(time.RFC3339Nano),

@@ -1,6 +1,8 @@
 package infer
 
 import (
+	"encoding/json"
+	"math/rand/v2"
 	"os"
 	"testing"
 )
@@ -22,5 +24,29 @@ func FuzzParseContract(f *testing.F) {
 		}
 		_ = c.Validate()
 		_ = c.inputShape(1, 8, 8)
+	})
+}
+
+// FuzzUnpack: any stored bytes render to a fix or give an error, never a panic; a
+// rendering that succeeds is valid JSON.
+func FuzzUnpack(f *testing.F) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 4 {
+		p, err := randomFeature(f, rng).Pack()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(p)
+	}
+	f.Add([]byte(`{"type":"Feature"}`))
+	f.Add([]byte{packMagic})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		out, err := Unpack(data)
+		if err != nil || len(data) == 0 || data[0] != packMagic {
+			return
+		}
+		if !json.Valid(out) {
+			t.Fatalf("Unpack(%x) rendered invalid JSON %s", data, out)
+		}
 	})
 }
