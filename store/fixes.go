@@ -69,6 +69,9 @@ func lenPrefixed(v []byte) (field, rest []byte, ok bool) {
 	return v[w : w+int(n)], v[w+int(n):], true
 }
 
+// recordSize is what a fix record counts against FixRetentionBytes.
+func recordSize(k, v []byte) uint64 { return uint64(len(k) + len(v)) }
+
 // recordID reads only the ID of a record (for retention).
 func recordID(v []byte) []byte {
 	if len(v) < 8 {
@@ -104,8 +107,9 @@ func (db *DB) validate(fixes []Fix) error {
 
 // Commit stores fixes and their outbox entries in one transaction and returns them with
 // Seq assigned (and Time in UTC). A fix whose ID is already stored is not written again:
-// the stored fix (with its original Seq) is returned in its place. When Commit returns
-// nil the fixes are on disk. Committing a slice is much faster than one fix per call.
+// the stored fix (with its original Seq, and its body as stored, not rendered) is
+// returned in its place. When Commit returns nil the fixes are on disk. Committing a
+// slice is much faster than one fix per call, and writes far fewer bytes.
 func (db *DB) Commit(fixes ...Fix) ([]Fix, error) {
 	if len(fixes) == 0 {
 		return nil, nil
@@ -120,7 +124,7 @@ func (db *DB) Commit(fixes ...Fix) ([]Fix, error) {
 		out     []Fix
 		dropped uint64
 	)
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err := db.update(func(tx *bolt.Tx) error {
 		out = make([]Fix, len(fixes))
 		var err error
 		dropped, err = db.commitTx(tx, fixes, out)
@@ -215,7 +219,7 @@ type commitGroup struct {
 
 func (db *DB) commitGroup(batch []*commitReq) {
 	var dropped uint64
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err := db.update(func(tx *bolt.Tx) error {
 		dropped = 0
 		for _, r := range batch {
 			r.out = make([]Fix, len(r.fixes))
@@ -242,25 +246,37 @@ func (db *DB) commitGroup(batch []*commitReq) {
 }
 
 type counters struct {
-	fixes, outCount, outBytes uint64
+	fixes, fixBytes, outCount, outBytes uint64
 }
 
 func readCounters(meta *bolt.Bucket) counters {
-	return counters{u64(meta.Get(metaFixCount)), u64(meta.Get(metaOutboxCount)), u64(meta.Get(metaOutboxBytes))}
+	return counters{u64(meta.Get(metaFixCount)), u64(meta.Get(metaFixBytes)), u64(meta.Get(metaOutboxCount)), u64(meta.Get(metaOutboxBytes))}
 }
 
 func (c counters) write(meta *bolt.Bucket) error {
-	if err := meta.Put(metaFixCount, u64b(c.fixes)); err != nil {
-		return err
+	for _, kv := range [...]struct {
+		k []byte
+		v uint64
+	}{{metaFixCount, c.fixes}, {metaFixBytes, c.fixBytes}, {metaOutboxCount, c.outCount}, {metaOutboxBytes, c.outBytes}} {
+		if err := meta.Put(kv.k, u64b(kv.v)); err != nil {
+			return err
+		}
 	}
-	if err := meta.Put(metaOutboxCount, u64b(c.outCount)); err != nil {
-		return err
+	return nil
+}
+
+// appendOnly marks buckets whose keys mostly arrive in order (time, Seq, and IDs that
+// count samples), so bbolt fills their pages instead of splitting them half-empty:
+// fewer pages to write per commit and to keep on disk.
+func appendOnly(bs ...*bolt.Bucket) {
+	for _, b := range bs {
+		b.FillPercent = 1
 	}
-	return meta.Put(metaOutboxBytes, u64b(c.outBytes))
 }
 
 func (db *DB) commitTx(tx *bolt.Tx, fixes []Fix, out []Fix) (dropped uint64, err error) {
 	fb, ib, ob, meta := tx.Bucket(bucketFixes), tx.Bucket(bucketIDs), tx.Bucket(bucketOutbox), tx.Bucket(bucketMeta)
+	appendOnly(fb, ib, ob)
 	c := readCounters(meta)
 	now := db.now()
 	for i := range fixes {
@@ -279,19 +295,23 @@ func (db *DB) commitTx(tx *bolt.Tx, fixes []Fix, out []Fix) (dropped uint64, err
 		}
 		f.Seq, f.Time = seq, f.Time.UTC()
 		k := timeKey(f.Time, seq)
-		if err := fb.Put(k, encodeRecord(&f, now)); err != nil {
+		rec := encodeRecord(&f, now)
+		if err := fb.Put(k, rec); err != nil {
 			return 0, fmt.Errorf("fix %q: %w", f.ID, err)
 		}
 		if err := ib.Put([]byte(f.ID), k); err != nil {
 			return 0, fmt.Errorf("fix %q: %w", f.ID, err)
 		}
-		ov := binary.BigEndian.AppendUint32(append([]byte{}, k...), uint32(len(f.Body)))
-		if err := ob.Put(u64b(seq), ov); err != nil {
-			return 0, fmt.Errorf("fix %q: %w", f.ID, err)
-		}
 		c.fixes++
-		c.outCount++
-		c.outBytes += uint64(len(f.Body))
+		c.fixBytes += recordSize(k, rec)
+		if !db.opts.NoOutbox {
+			ov := binary.BigEndian.AppendUint32(append([]byte{}, k...), uint32(len(f.Body)))
+			if err := ob.Put(u64b(seq), ov); err != nil {
+				return 0, fmt.Errorf("fix %q: %w", f.ID, err)
+			}
+			c.outCount++
+			c.outBytes += uint64(len(f.Body))
+		}
 		f.Body = append([]byte{}, f.Body...) // the caller may reuse its buffer
 		out[i] = f
 	}
@@ -309,10 +329,11 @@ func (db *DB) commitTx(tx *bolt.Tx, fixes []Fix, out []Fix) (dropped uint64, err
 		c.outBytes -= uint64(outboxBodyLen(v))
 		dropped++
 	}
-	if err := db.prune(fb, ib, ob, &c, now, 2*len(fixes)+64); err != nil {
+	pruned, err := db.prune(fb, ib, ob, &c, now, 2*len(fixes)+db.opts.FixRetentionCount/pruneSlack+64)
+	if err != nil {
 		return 0, err
 	}
-	return dropped, c.write(meta)
+	return dropped + pruned, c.write(meta)
 }
 
 func outboxBodyLen(v []byte) uint32 {
@@ -322,40 +343,74 @@ func outboxBodyLen(v []byte) uint32 {
 	return binary.BigEndian.Uint32(v[16:])
 }
 
-// prune removes at most budget of the oldest fixes that are over the count or age bound
-// and no longer in the outbox. It stops at the first fix that must stay, so its cost is
-// bounded by budget per transaction; the budget exceeds the inflow, so it catches up.
-func (db *DB) prune(fb, ib, ob *bolt.Bucket, c *counters, now time.Time, budget int) error {
+// pruneSlack is how far past a retention bound (1/64 of it) the history may grow before
+// prune runs; it then goes back down to the bound. Removing a run of fixes at once frees
+// whole pages, where removing one or two per commit would rewrite the oldest leaves of two
+// buckets and their parents at every commit.
+const pruneSlack = 64
+
+// prune removes the oldest fixes that are over the count, bytes or age bound and no
+// longer in the outbox, once one of the bounds is exceeded by its slack. It stops at the
+// first fix that must stay, and after budget fixes, so a transaction stays short; the
+// budget exceeds the inflow, so it catches up. With NoOutbox an outbox entry left by an
+// earlier run does not keep its fix: it is deleted with it and counted in dropped.
+func (db *DB) prune(fb, ib, ob *bolt.Bucket, c *counters, now time.Time, budget int) (dropped uint64, err error) {
+	maxCount, maxBytes := uint64(db.opts.FixRetentionCount), uint64(db.opts.FixRetentionBytes)
 	cutoff := now.Add(-db.opts.FixRetentionAge).UnixNano()
-	var doomed [][]byte
 	cur := fb.Cursor()
-	n := c.fixes
-	for k, v := cur.First(); k != nil && len(doomed) < budget; k, v = cur.Next() {
-		overCount := n > uint64(db.opts.FixRetentionCount)
-		overAge := len(v) >= 8 && int64(binary.BigEndian.Uint64(v)) < cutoff
-		if !overCount && !overAge {
+	k, v := cur.First()
+	if k == nil {
+		return 0, nil
+	}
+	oldest := committedAt(v)
+	if c.fixes <= maxCount+maxCount/pruneSlack && c.fixBytes <= maxBytes+maxBytes/pruneSlack &&
+		oldest >= cutoff-int64(db.opts.FixRetentionAge/pruneSlack) {
+		return 0, nil
+	}
+	var doomed [][]byte
+	n, size := c.fixes, c.fixBytes
+	for ; k != nil && len(doomed) < budget; k, v = cur.Next() {
+		if n <= maxCount && size <= maxBytes && committedAt(v) >= cutoff {
 			break
 		}
-		if ob.Get(k[8:16]) != nil {
-			break // still waiting for upload
+		if ov := ob.Get(k[8:16]); ov != nil {
+			if !db.opts.NoOutbox {
+				break // still waiting for upload
+			}
+			if err := ob.Delete(k[8:16]); err != nil {
+				return 0, err
+			}
+			c.outCount--
+			c.outBytes -= uint64(outboxBodyLen(ov))
+			dropped++
 		}
 		if id := recordID(v); id != nil {
 			if err := ib.Delete(id); err != nil {
-				return err
+				return 0, err
 			}
 		}
 		doomed = append(doomed, k)
 		n--
+		size -= min(size, recordSize(k, v))
 	}
 	// Deleting after the scan: a bbolt cursor may skip an item when deleting while
 	// iterating.
 	for _, k := range doomed {
 		if err := fb.Delete(k); err != nil {
-			return err
+			return 0, err
 		}
 	}
-	c.fixes = n
-	return nil
+	c.fixes, c.fixBytes = n, size
+	return dropped, nil
+}
+
+// committedAt is a record's commit time in unix ns (math.MaxInt64 for a short record, so
+// it never looks old).
+func committedAt(v []byte) int64 {
+	if len(v) < 8 {
+		return math.MaxInt64
+	}
+	return int64(binary.BigEndian.Uint64(v))
 }
 
 func (db *DB) noteDropped(n uint64) {
@@ -366,7 +421,7 @@ func (db *DB) noteDropped(n uint64) {
 	defer db.dropLogMu.Unlock()
 	db.dropPending += n
 	if now := time.Now(); db.dropLogAt.IsZero() || now.Sub(db.dropLogAt) >= time.Minute {
-		db.log.Warn("store: outbox full, dropped oldest fixes that were never uploaded",
+		db.log.Warn("store: dropped the oldest fixes waiting for upload (outbox full, or no broker configured and retention reached them)",
 			"dropped", db.dropPending, "dropped_total", total,
 			"outbox_max_count", db.opts.OutboxMaxCount, "outbox_max_bytes", db.opts.OutboxMaxBytes)
 		db.dropLogAt, db.dropPending = now, 0
@@ -399,7 +454,23 @@ func (db *DB) Fixes(since time.Time, limit int) ([]Fix, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: fixes since %v: %w", since, err)
 	}
-	return out, nil
+	return db.render(out)
+}
+
+// render turns stored bodies into what readers get, outside any transaction (rendering a
+// packed fix draws its ring). On a failure it returns the fixes before the bad one.
+func (db *DB) render(fixes []Fix) ([]Fix, error) {
+	if db.opts.Render == nil {
+		return fixes, nil
+	}
+	for i := range fixes {
+		body, err := db.opts.Render(fixes[i].Body)
+		if err != nil {
+			return fixes[:i], fmt.Errorf("store: fix %q (seq %d) cannot be rendered: %w", fixes[i].ID, fixes[i].Seq, err)
+		}
+		fixes[i].Body = body
+	}
+	return fixes, nil
 }
 
 // FixCount is the number of fixes stored (delivered or not).
