@@ -54,7 +54,18 @@ type Config struct {
 	FeaturesOut string
 	// Output, when set, receives every committed fix as one line of JSON.
 	Output io.Writer
+	// CommitInterval gathers fixes for up to this long, from the first one not yet
+	// committed, and commits them in one transaction (group commit). bbolt writes some
+	// 30 KB per transaction whatever it holds, so on an SD card the interval, not the
+	// fixes, sets the wear. A crash or power cut loses at most the fixes of one interval,
+	// none of which was reported yet: a fix is printed, counted and published only once
+	// committed. 0 commits each batch as it comes.
+	CommitInterval time.Duration
 }
+
+// commitMaxFixes commits early when this many fixes wait, so a fast replay keeps its
+// transactions and memory bounded.
+const commitMaxFixes = 1024
 
 // Committer stores fixes durably before they are published.
 type Committer interface {
@@ -384,45 +395,116 @@ func (p *Pipeline) infer(in <-chan gated, out chan<- []infer.Feature, gone <-cha
 	return nil
 }
 
+// sink packs fixes for the store and commits them, gathered over Config.CommitInterval;
+// only a committed fix is printed, counted and announced to the uplink.
 func (p *Pipeline) sink(in <-chan []infer.Feature) error {
-	var firstErr error
-	for feats := range in {
-		fixes := make([]store.Fix, 0, len(feats))
-		for _, f := range feats {
-			body, err := f.Marshal()
-			if err != nil {
-				return fmt.Errorf("marshal fix %s: %w", f.ID, err)
-			}
-			t, _ := time.Parse(time.RFC3339Nano, f.Properties.Time)
-			fixes = append(fixes, store.Fix{ID: f.ID, Receiver: p.cfg.ReceiverID, Time: t, Body: body})
+	var (
+		firstErr error
+		pending  []store.Fix
+		shown    [][]byte // each pending fix as computed, for Output
+		timer    *time.Timer
+		expired  <-chan time.Time
+	)
+	fail := func(err error) {
+		if firstErr == nil {
+			firstErr = err
 		}
+	}
+	// flush commits what is pending; its error ends the run.
+	flush := func() error {
+		if timer != nil {
+			timer.Stop()
+			expired = nil
+		}
+		if len(pending) == 0 {
+			return nil
+		}
+		defer func() { pending, shown = pending[:0], shown[:0] }()
 		if p.db != nil {
 			t0 := time.Now()
-			_, err := p.db.Commit(fixes...)
+			_, err := p.db.Commit(pending...)
 			p.m.observeStage("store", t0, err)
 			if err != nil {
 				// Keep draining so upstream stages never block, but report the first failure.
-				if firstErr == nil {
-					firstErr = fmt.Errorf("commit fixes: %w", err)
-				}
-				p.log.Error("commit failed; fixes not stored", "fixes", len(fixes), "err", err)
-				continue
+				fail(fmt.Errorf("commit fixes: %w", err))
+				p.log.Error("commit failed; fixes not stored", "fixes", len(pending), "err", err)
+				return nil
 			}
 			if p.notify != nil {
 				p.notify()
 			}
 		}
-		p.stats.Fixes.Add(uint64(len(fixes)))
-		p.m.fixes(len(fixes))
+		p.stats.Fixes.Add(uint64(len(pending)))
+		p.m.fixes(len(pending))
 		if p.cfg.Output != nil {
-			for _, f := range fixes {
+			for i, b := range shown {
 				// Fixes on the output are what a replay is for: one that cannot be written
 				// (disk full, closed pipe) ends the run rather than losing the rest.
-				if _, err := fmt.Fprintf(p.cfg.Output, "%s\n", f.Body); err != nil {
-					return errors.Join(firstErr, fmt.Errorf("write fix %s: %w", f.ID, err))
+				if _, err := fmt.Fprintf(p.cfg.Output, "%s\n", b); err != nil {
+					return errors.Join(firstErr, fmt.Errorf("write fix %s: %w", pending[i].ID, err))
 				}
 			}
 		}
+		return nil
 	}
-	return firstErr
+	for {
+		select {
+		case feats, ok := <-in:
+			if !ok {
+				if err := flush(); err != nil {
+					return err
+				}
+				return firstErr
+			}
+			for _, f := range feats {
+				fix, body, err := p.prepare(f)
+				if err != nil {
+					fail(err)
+					p.log.Error("fix not stored", "id", f.ID, "err", err)
+					continue
+				}
+				pending, shown = append(pending, fix), append(shown, body)
+			}
+			switch {
+			case p.db == nil || p.cfg.CommitInterval <= 0 || len(pending) >= commitMaxFixes:
+				if err := flush(); err != nil {
+					return err
+				}
+			case expired == nil && len(pending) > 0:
+				if timer == nil {
+					timer = time.NewTimer(p.cfg.CommitInterval)
+				} else {
+					timer.Reset(p.cfg.CommitInterval)
+				}
+				expired = timer.C
+			}
+		case <-expired:
+			expired = nil
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// prepare is a fix as the store keeps it (packed: the ellipse's parameters, not its ring)
+// and as Output shows it (the GeoJSON, as computed).
+func (p *Pipeline) prepare(f infer.Feature) (store.Fix, []byte, error) {
+	t, err := time.Parse(time.RFC3339Nano, f.Properties.Time)
+	if err != nil {
+		return store.Fix{}, nil, fmt.Errorf("fix %s: time: %w", f.ID, err)
+	}
+	fix := store.Fix{ID: f.ID, Receiver: p.cfg.ReceiverID, Time: t}
+	var body []byte
+	if p.cfg.Output != nil || p.db == nil {
+		if body, err = f.Marshal(); err != nil {
+			return store.Fix{}, nil, fmt.Errorf("marshal fix %s: %w", f.ID, err)
+		}
+	}
+	if p.db != nil {
+		if fix.Body, err = f.Pack(); err != nil {
+			return store.Fix{}, nil, fmt.Errorf("pack fix %s: %w", f.ID, err)
+		}
+	}
+	return fix, body, nil
 }

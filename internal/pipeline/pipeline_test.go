@@ -6,10 +6,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -46,7 +51,7 @@ func TestDemoRecording(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer src.Close()
-	db, err := store.Open(filepath.Join(dir, "edged.db"), store.Options{}, nil)
+	db, err := store.Open(filepath.Join(dir, "edged.db"), store.Options{Render: infer.Unpack}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,6 +65,7 @@ func TestDemoRecording(t *testing.T) {
 	if err := p.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	printed := out.String()
 	var offsets []uint64
 	dec := json.NewDecoder(&out)
 	for dec.More() {
@@ -88,6 +94,145 @@ func TestDemoRecording(t *testing.T) {
 		s.ReadSamples.Load() != 8*16384 || s.AnalysedSamples.Load() != 8*16384 || s.PaddedSamples.Load() != 0 || s.NotAnalysed() != 0 {
 		t.Errorf("stats %s", statsLine(s))
 	}
+	// The store keeps packed fixes; what it serves and queues renders to the bytes computed.
+	stored, err := db.Fixes(time.Time{}, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	queued, err := db.OutboxPeek(100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var served, sent strings.Builder
+	for i := range stored {
+		fmt.Fprintf(&served, "%s\n", stored[i].Body)
+		fmt.Fprintf(&sent, "%s\n", queued[i].Body)
+	}
+	if served.String() != printed || sent.String() != printed {
+		t.Errorf("stored fixes render differently from the computed ones:\nprinted %s\nserved  %s\nqueued  %s", printed, served.String(), sent.String())
+	}
+}
+
+// heldOpen is a recording whose end is held back until release is closed, like a live
+// source that has gone quiet.
+type heldOpen struct {
+	capture.Source
+	release chan struct{}
+}
+
+func (h heldOpen) Read(ctx context.Context, buf []complex64) (int, error) {
+	n, err := h.Source.Read(ctx, buf)
+	if errors.Is(err, io.EOF) {
+		select {
+		case <-h.release:
+		case <-ctx.Done():
+			return n, ctx.Err()
+		}
+	}
+	return n, err
+}
+
+func openDemo(t *testing.T) capture.Source {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), configs.DemoName)
+	if err := os.WriteFile(path, configs.Demo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src, err := capture.OpenFile(path, capture.FileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { src.Close() })
+	return src
+}
+
+// Ensure fixes are gathered for CommitInterval and committed together: with an hour's
+// interval nothing is committed or printed while the stream is open, and its end commits
+// all four fixes in one transaction.
+func TestGroupCommitWaitsForTheInterval(t *testing.T) {
+	db, err := store.Open(filepath.Join(t.TempDir(), "edged.db"), store.Options{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	src := heldOpen{openDemo(t), make(chan struct{})}
+	var out lockedWriter
+	var commits atomic.Int64
+	p, err := New(Config{ReceiverID: "rx", GateSNRDB: 10, Output: &out, CommitInterval: time.Hour},
+		src, engine(t), db, func() { commits.Add(1) }, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.Run(context.Background()) }()
+	for p.Stats().Windows.Load() < 8 {
+		runtime.Gosched()
+	}
+	if n := db.FixCount(); n != 0 || commits.Load() != 0 || out.Len() != 0 {
+		t.Fatalf("before the interval: %d fixes committed, %d commits, %d bytes printed", n, commits.Load(), out.Len())
+	}
+	close(src.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := db.FixCount(); n != 4 || commits.Load() != 1 || strings.Count(out.String(), "\n") != 4 {
+		t.Fatalf("at the end: %d fixes committed in %d commits, %q printed", n, commits.Load(), out.String())
+	}
+}
+
+// Ensure the interval, not the end of the stream, commits: a stream that goes quiet still
+// has its fixes committed and announced.
+func TestGroupCommitOnInterval(t *testing.T) {
+	db, err := store.Open(filepath.Join(t.TempDir(), "edged.db"), store.Options{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	src := heldOpen{openDemo(t), make(chan struct{})}
+	committed := make(chan struct{}, 16)
+	p, err := New(Config{ReceiverID: "rx", GateSNRDB: 10, CommitInterval: 20 * time.Millisecond},
+		src, engine(t), db, func() { committed <- struct{}{} }, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	for db.FixCount() < 4 {
+		select {
+		case <-committed:
+		case err := <-done:
+			t.Fatalf("Run returned before the interval committed: %v", err)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// lockedWriter is an Output the test reads while the sink may write.
+type lockedWriter struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (w *lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.Write(p)
+}
+
+func (w *lockedWriter) Len() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.Len()
+}
+
+func (w *lockedWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
 }
 
 // liveFile presents a recording as a live radio started at a known time.
