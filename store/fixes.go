@@ -125,6 +125,9 @@ func (db *DB) Commit(fixes ...Fix) ([]Fix, error) {
 		dropped uint64
 	)
 	err := db.update(func(tx *bolt.Tx) error {
+		if err := db.carryAcks(tx); err != nil {
+			return err
+		}
 		out = make([]Fix, len(fixes))
 		var err error
 		dropped, err = db.commitTx(tx, fixes, out)
@@ -221,6 +224,9 @@ func (db *DB) commitGroup(batch []*commitReq) {
 	var dropped uint64
 	err := db.update(func(tx *bolt.Tx) error {
 		dropped = 0
+		if err := db.carryAcks(tx); err != nil {
+			return err
+		}
 		for _, r := range batch {
 			r.out = make([]Fix, len(r.fixes))
 			d, err := db.commitTx(tx, r.fixes, r.out)

@@ -31,6 +31,9 @@ func (db *DB) OutboxPeekAfter(afterSeq uint64, max int) ([]Fix, error) {
 			if len(v) != 20 {
 				return fmt.Errorf("outbox entry %d: bad value length %d: %w", u64(k), len(v), ErrNotFound)
 			}
+			if db.acks.has(u64(k)) {
+				continue // delivered; the deletion is not written yet
+			}
 			f, _, err := decodeRecord(v[:16], fb.Get(v[:16]))
 			if err != nil {
 				return fmt.Errorf("outbox entry %d: %w", u64(k), err)
@@ -45,37 +48,6 @@ func (db *DB) OutboxPeekAfter(afterSeq uint64, max int) ([]Fix, error) {
 	return db.render(out)
 }
 
-// OutboxAck removes the entries with these Seqs from the outbox (the fixes themselves
-// stay, subject to retention). Unknown or already acknowledged Seqs are ignored, so a
-// redelivered fix can be acknowledged twice.
-func (db *DB) OutboxAck(seqs ...uint64) error {
-	if len(seqs) == 0 {
-		return nil
-	}
-	err := db.update(func(tx *bolt.Tx) error {
-		ob, meta := tx.Bucket(bucketOutbox), tx.Bucket(bucketMeta)
-		appendOnly(ob)
-		c := readCounters(meta)
-		for _, s := range seqs {
-			k := u64b(s)
-			v := ob.Get(k)
-			if v == nil {
-				continue
-			}
-			c.outCount--
-			c.outBytes -= uint64(outboxBodyLen(v))
-			if err := ob.Delete(k); err != nil {
-				return err
-			}
-		}
-		return c.write(meta)
-	})
-	if err != nil {
-		return fmt.Errorf("store: outbox ack %d entries: %w", len(seqs), err)
-	}
-	return nil
-}
-
 // OutboxLen is the number of fixes waiting for upload and the sum of their body sizes.
 func (db *DB) OutboxLen() (count int, bytes int64) {
 	_ = db.bolt.View(func(tx *bolt.Tx) error {
@@ -83,5 +55,7 @@ func (db *DB) OutboxLen() (count int, bytes int64) {
 		count, bytes = int(c.outCount), int64(c.outBytes)
 		return nil
 	})
-	return count, bytes
+	// Acknowledged entries waiting to be written are gone for readers already.
+	n, b := db.acks.totals()
+	return max(count-n, 0), max(bytes-int64(b), 0)
 }

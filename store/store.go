@@ -93,6 +93,11 @@ type Options struct {
 	// CacheMaxBytes bounds the predict cache's keys and values; beyond it the oldest
 	// entries are evicted first (default 32 MiB).
 	CacheMaxBytes int64
+	// AckDelay lets OutboxAck keep acknowledgements in memory for up to this long, so the
+	// next Commit deletes them in its own transaction instead of one of their own; Close
+	// writes what is left. A crash forgets them: those fixes are published again (same
+	// ids). 0 writes each OutboxAck at once.
+	AckDelay time.Duration
 	// LockTimeout is how long Open waits for the file lock held by another process
 	// (default 1 s) before failing with ErrLocked.
 	LockTimeout time.Duration
@@ -118,7 +123,7 @@ const (
 
 func (o Options) withDefaults() (Options, error) {
 	if o.FixRetentionCount < 0 || o.FixRetentionAge < 0 || o.FixRetentionBytes < 0 || o.OutboxMaxCount < 0 ||
-		o.OutboxMaxBytes < 0 || o.CacheTTL < 0 || o.CacheMaxBytes < 0 || o.LockTimeout < 0 {
+		o.OutboxMaxBytes < 0 || o.CacheTTL < 0 || o.CacheMaxBytes < 0 || o.AckDelay < 0 || o.LockTimeout < 0 {
 		return o, fmt.Errorf("%w: negative value in %+v", ErrInvalidOptions, o)
 	}
 	if o.FixRetentionCount == 0 {
@@ -181,6 +186,7 @@ type DB struct {
 	pageSize int64
 
 	group commitGroup // CommitBatched callers
+	acks  pendingAcks // OutboxAck with AckDelay
 
 	dropped atomic.Uint64
 	evicted atomic.Uint64
@@ -298,12 +304,14 @@ func isNotBolt(err error) bool {
 // Path is the file the store was opened from.
 func (db *DB) Path() string { return db.path }
 
-// Close releases the file. Call it after all Commit calls returned.
+// Close writes the acknowledgements still pending and releases the file. Call it after all
+// Commit calls returned.
 func (db *DB) Close() error {
+	ackErr := db.closeAcks()
 	if err := db.bolt.Close(); err != nil {
-		return fmt.Errorf("store: close %s: %w", db.path, err)
+		return errors.Join(ackErr, fmt.Errorf("store: close %s: %w", db.path, err))
 	}
-	return nil
+	return ackErr
 }
 
 // SizeBytes is the size of the file on disk.
