@@ -98,7 +98,8 @@ func runReplay(args []string) error {
 	}
 	var db *store.DB
 	if *dbPath != "" {
-		if db, err = store.Open(*dbPath, store.Options{}, log); err != nil {
+		// Fixes are stored packed and rendered when read; with no broker nothing is queued.
+		if db, err = store.Open(*dbPath, store.Options{NoOutbox: *broker == "", Render: infer.Unpack}, log); err != nil {
 			return err
 		}
 		defer db.Close()

@@ -82,11 +82,17 @@ func New(cfg configs.Config, opts Options, log *slog.Logger, lvl *slog.LevelVar)
 	if err != nil {
 		return nil, err
 	}
-	d.db, err = store.Open(dbPath, cfg.Store.Options(), log.With("stage", "store"))
+	d.db, err = store.Open(dbPath, storeOptions(cfg), log.With("stage", "store"))
 	if err != nil {
 		return nil, err
 	}
 	d.reg.MustRegister(newStoreCollector(d.db))
+	if cfg.MQTT.Broker == "" {
+		// Queuing fixes for a broker that is not configured would only fill the disk.
+		n, _ := d.db.OutboxLen()
+		log.Info("no mqtt.broker configured: fixes are stored for the API, nothing is queued for upload",
+			"left_in_outbox", n)
+	}
 
 	if d.models, err = newModelManager(cfg, d.db, d.reg, log.With("stage", "infer")); err != nil {
 		d.db.Close()
@@ -111,6 +117,16 @@ func New(cfg configs.Config, opts Options, log *slog.Logger, lvl *slog.LevelVar)
 		return nil, fmt.Errorf("http.listen: %w", err)
 	}
 	return d, nil
+}
+
+// storeOptions is the store section, with nothing queued for upload when no broker is
+// configured (it would only fill the disk), and fixes stored packed (infer.Feature.Pack)
+// and rendered when read.
+func storeOptions(cfg configs.Config) store.Options {
+	o := cfg.Store.Options()
+	o.NoOutbox = cfg.MQTT.Broker == ""
+	o.Render = infer.Unpack
+	return o
 }
 
 // ConfigError marks errors an operator must fix in the configuration; the command exits
@@ -241,6 +257,7 @@ func (d *Daemon) runOne(ctx context.Context, cfg configs.Config, src capture.Sou
 	}
 	p, err := pipeline.New(pipeline.Config{
 		ReceiverID: cfg.ReceiverID, GateSNRDB: cfg.Gate.SNRDB, Output: out, Fix: cfg.Fix.Options(),
+		CommitInterval: cfg.Store.CommitInterval(),
 	}, src, d.models.engine, d.db, notify, d.models.metrics, d.log.With("stage", "pipeline"))
 	if err != nil {
 		return false, err

@@ -335,21 +335,27 @@ func (mm *modelManager) Rollback(ctx context.Context) error {
 	return err
 }
 
-// newStoreCollector exports the store's size, outbox depth and drops.
+// newStoreCollector exports the store's size, what it wrote, its outbox and its cache.
 func newStoreCollector(db *store.DB) prometheus.Collector {
 	return collectorFunc{
 		descs: []*prometheus.Desc{
-			prometheus.NewDesc("edged_store_size_bytes", "Size of the bbolt file.", nil, nil),
+			prometheus.NewDesc("edged_store_size_bytes", "Size of the bbolt file on disk.", nil, nil),
+			prometheus.NewDesc("edged_store_written_bytes_total", "Bytes the store wrote to its file (pages and meta pages of every transaction): what wears an SD card.", nil, nil),
 			prometheus.NewDesc("edged_outbox_fixes", "Fixes committed and not yet acknowledged by the broker.", nil, nil),
-			prometheus.NewDesc("edged_outbox_bytes", "Bytes of fixes in the outbox.", nil, nil),
-			prometheus.NewDesc("edged_outbox_dropped_total", "Fixes dropped, oldest first, because the outbox was full.", nil, nil),
+			prometheus.NewDesc("edged_outbox_bytes", "Bytes of fixes in the outbox, as stored.", nil, nil),
+			prometheus.NewDesc("edged_outbox_dropped_total", "Fixes dropped from the outbox, oldest first, because it was full (or, with no broker, because retention reached them).", nil, nil),
+			prometheus.NewDesc("edged_store_cache_bytes", "Bytes of the predict cache, as counted against store.cache_max_bytes.", nil, nil),
+			prometheus.NewDesc("edged_store_cache_evictions_total", "Predict cache entries evicted before expiry to stay under store.cache_max_bytes.", nil, nil),
 		},
 		collect: func(descs []*prometheus.Desc, ch chan<- prometheus.Metric) {
 			n, b := db.OutboxLen()
 			ch <- prometheus.MustNewConstMetric(descs[0], prometheus.GaugeValue, float64(db.SizeBytes()))
-			ch <- prometheus.MustNewConstMetric(descs[1], prometheus.GaugeValue, float64(n))
-			ch <- prometheus.MustNewConstMetric(descs[2], prometheus.GaugeValue, float64(b))
-			ch <- prometheus.MustNewConstMetric(descs[3], prometheus.CounterValue, float64(db.Dropped()))
+			ch <- prometheus.MustNewConstMetric(descs[1], prometheus.CounterValue, float64(db.WrittenBytes()))
+			ch <- prometheus.MustNewConstMetric(descs[2], prometheus.GaugeValue, float64(n))
+			ch <- prometheus.MustNewConstMetric(descs[3], prometheus.GaugeValue, float64(b))
+			ch <- prometheus.MustNewConstMetric(descs[4], prometheus.CounterValue, float64(db.Dropped()))
+			ch <- prometheus.MustNewConstMetric(descs[5], prometheus.GaugeValue, float64(db.CacheBytes()))
+			ch <- prometheus.MustNewConstMetric(descs[6], prometheus.CounterValue, float64(db.CacheEvicted()))
 		},
 	}
 }
