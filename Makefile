@@ -38,12 +38,14 @@ e2e: deps
 	$(GO) test -race -tags '$(TAGS)' -run 'TestE2E' -v ./cmd/edged/
 
 # Go benchmarks (medians: run benchstat on build/bench.txt), the spectrogram against a C FFTW
-# reference, and a 2.4 MS/s replay through the whole daemon with bbolt and MQTT.
+# reference, a 2.4 MS/s replay through the whole daemon with bbolt and MQTT, and what the
+# daemon writes to its disk per fix (SD-card wear), its file size and its cache.
 bench: build
 	@mkdir -p build
 	$(GO) test -tags '$(TAGS)' -run '^$$' -bench . -benchmem -count 3 ./capture/ ./infer/... ./store/ ./uplink/ ./internal/pipeline/ | tee build/bench.txt
 	@bench/run.sh
 	@scripts/bench-replay.sh
+	@scripts/bench-store.sh
 
 loadtest: deps
 	$(GO) run -tags '$(TAGS)' ./internal/cmd/loadtest -clients 100 -duration 10s -fresh 1

@@ -80,7 +80,7 @@ type Options struct {
 	FixRetentionAge time.Duration
 	// FixRetentionBytes bounds the summed size of the fix records kept (default 64 MiB).
 	FixRetentionBytes int64
-	// OutboxMaxCount bounds the fixes waiting for upload (default 1,000,000).
+	// OutboxMaxCount bounds the fixes waiting for upload (default 500,000).
 	OutboxMaxCount int
 	// OutboxMaxBytes bounds the summed body size waiting for upload (default 64 MiB).
 	OutboxMaxBytes int64
@@ -114,7 +114,7 @@ const (
 	DefaultFixRetentionCount = 100_000
 	DefaultFixRetentionAge   = 7 * 24 * time.Hour
 	DefaultFixRetentionBytes = 64 << 20
-	DefaultOutboxMaxCount    = 1_000_000
+	DefaultOutboxMaxCount    = 500_000
 	DefaultOutboxMaxBytes    = 64 << 20
 	DefaultCacheTTL          = 3600 * time.Second
 	DefaultCacheMaxBytes     = 32 << 20

@@ -26,7 +26,8 @@ func TestBrokerOutage(t *testing.T) {
 	// Persistence keeps the persistent subscriber's session and queue across the
 	// broker restart, so the subscriber itself loses nothing.
 	b := mosquittotest.Start(t, mosquittotest.Options{Persistence: true})
-	db := openDB(t, store.Options{})
+	// Acknowledgements wait in memory for the next commit, as the daemon runs its store.
+	db := openDB(t, store.Options{AckDelay: time.Second})
 	sub := subscribe(t, b.URL(), true)
 	rec := newLogRecorder()
 	cfg := testConfig(b.URL())

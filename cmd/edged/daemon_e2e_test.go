@@ -32,9 +32,9 @@ func freeAddr(t *testing.T) string {
 
 // daemonUnderTest is `edged run` started by a test, killed on cleanup.
 type daemonUnderTest struct {
-	cmd    *exec.Cmd
-	stderr *lockedBuffer
-	done   chan error
+	cmd            *exec.Cmd
+	stdout, stderr *lockedBuffer
+	done           chan error
 }
 
 // lockedBuffer lets a test read a running process's stderr while exec copies into it.
@@ -61,9 +61,9 @@ func startDaemon(t *testing.T, config string, env ...string) *daemonUnderTest {
 	if err := os.WriteFile(path, []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	d := &daemonUnderTest{stderr: new(lockedBuffer), done: make(chan error, 1)}
+	d := &daemonUnderTest{stdout: new(lockedBuffer), stderr: new(lockedBuffer), done: make(chan error, 1)}
 	d.cmd = exec.Command(edgedBin, "run", "-config", path)
-	d.cmd.Stderr = d.stderr
+	d.cmd.Stdout, d.cmd.Stderr = d.stdout, d.stderr
 	d.cmd.Env = append(os.Environ(), env...)
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -49,6 +49,7 @@ http: {listen: %s}
 		"edged_samples_delivered_total", "edged_samples_dropped_total", "edged_samples_lost_total",
 		"edged_windows_total", "edged_windows_gated_total", "edged_stage_duration_seconds_bucket",
 		"edged_fixes_total", "edged_outbox_fixes", "edged_model_info", "edged_store_size_bytes",
+		"edged_store_written_bytes_total", "edged_store_cache_bytes", "edged_store_cache_evictions_total",
 		"edged_source_up", "go_goroutines", "process_resident_memory_bytes",
 	} {
 		if !strings.Contains(body, "\n"+name) {

@@ -39,7 +39,9 @@ func TestE2ESIGKILLLosesNoCommittedFix(t *testing.T) {
 	})
 
 	state, addr := filepath.Join(dir, "state"), freeAddr(t)
-	conf := fmt.Sprintf("receiver_id: rx-kill\nstate_dir: %s\nsource:\n  file: {path: %s, pace: 1, loop: false}\nfix: {print: none}\nmqtt: {broker: %s, reconnect_min_ms: 100}\nhttp: {listen: %s}\n",
+	// Commits every 0.25 s (the default gathers 5 s) so that the kills land between and
+	// during commits of the 2.6 s recording, with acknowledgements still in memory.
+	conf := fmt.Sprintf("receiver_id: rx-kill\nstate_dir: %s\nsource:\n  file: {path: %s, pace: 1, loop: false}\nfix: {print: none}\nstore: {commit_interval_seconds: 0.25}\nmqtt: {broker: %s, reconnect_min_ms: 100}\nhttp: {listen: %s}\n",
 		state, rec, broker.URL(), addr)
 	seed := uint64(time.Now().UnixNano())
 	rng := rand.New(rand.NewPCG(seed, 9))

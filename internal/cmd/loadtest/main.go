@@ -49,6 +49,7 @@ type options struct {
 	url        string
 	clients    int
 	duration   time.Duration
+	requests   int
 	mode       string
 	rate       float64
 	fresh      float64
@@ -65,6 +66,7 @@ func main() {
 	flag.StringVar(&o.url, "url", "", "base URL of a running edged API (default: start one in this process)")
 	flag.IntVar(&o.clients, "clients", 100, "concurrent clients (closed loop)")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "how long to measure")
+	flag.IntVar(&o.requests, "requests", 0, "closed loop: stop after this many requests in all, or at -duration (0: -duration only)")
 	flag.StringVar(&o.mode, "mode", "closed", "closed (clients wait for answers) or open (fixed request rate)")
 	flag.Float64Var(&o.rate, "rate", 500, "requests per second (open loop)")
 	flag.Float64Var(&o.fresh, "fresh", 1, "share of requests with never-seen inputs, 0..1; the rest repeat cached ones")
@@ -82,8 +84,8 @@ func main() {
 }
 
 func run(o options, w io.Writer) (*results, error) {
-	if o.clients < 1 || o.duration <= 0 || o.rate <= 0 || o.fresh < 0 || o.fresh > 1 || o.samples < 1 || o.repeat < 1 {
-		return nil, errors.New("bad flags: want clients ≥ 1, duration > 0, rate > 0, 0 ≤ fresh ≤ 1, samples ≥ 1, repeat ≥ 1")
+	if o.clients < 1 || o.duration <= 0 || o.requests < 0 || o.rate <= 0 || o.fresh < 0 || o.fresh > 1 || o.samples < 1 || o.repeat < 1 {
+		return nil, errors.New("bad flags: want clients ≥ 1, duration > 0, requests ≥ 0, rate > 0, 0 ≤ fresh ≤ 1, samples ≥ 1, repeat ≥ 1")
 	}
 	if o.mode != "closed" && o.mode != "open" {
 		return nil, fmt.Errorf("-mode %q: want closed or open", o.mode)
@@ -137,7 +139,7 @@ func run(o options, w io.Writer) (*results, error) {
 	cpu0 := cpuTime()
 	var res *results
 	if o.mode == "closed" {
-		res = lt.closed(o.clients, o.duration)
+		res = lt.closed(o.clients, o.duration, o.requests)
 	} else {
 		res = lt.open(o.rate, o.duration)
 	}
@@ -311,16 +313,17 @@ func (lt *loadTest) send(body []byte) outcome {
 	return o
 }
 
-func (lt *loadTest) closed(clients int, d time.Duration) *results {
+func (lt *loadTest) closed(clients int, d time.Duration, limit int) *results {
 	res := newResults()
 	deadline := time.Now().Add(d)
 	start := time.Now()
+	var sent atomic.Int64
 	var wg sync.WaitGroup
 	for c := range clients {
 		wg.Go(func() {
 			r := rand.New(rand.NewPCG(uint64(c), 7))
 			var local []outcome
-			for time.Now().Before(deadline) {
+			for time.Now().Before(deadline) && (limit == 0 || sent.Add(1) <= int64(limit)) {
 				local = append(local, lt.send(lt.body(r)))
 			}
 			res.add(local)
