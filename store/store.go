@@ -37,8 +37,9 @@
 //
 // bbolt copies every page a transaction touches and fsyncs twice per transaction, so the
 // bytes written to disk depend far more on the number of transactions than on the data:
-// callers batch (Commit with a slice, CommitBatched, CachePutMany). The freelist is not
-// written at each commit (bbolt's NoFreelistSync; it is rebuilt by a scan at Open), and
+// callers batch (Commit with a slice, CommitBatched, CachePutMany), and with AckDelay
+// broker acknowledgements ride the next Commit's transaction. The freelist is not written
+// at each commit (bbolt's NoFreelistSync; it is rebuilt by a scan at Open), and
 // append-only buckets fill their pages. WrittenBytes counts what the store wrote.
 //
 // # Caveats

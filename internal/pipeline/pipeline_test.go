@@ -41,17 +41,8 @@ func engine(t testing.TB) *infer.Engine {
 // Ensure the bundled demo (beacon D bursting in odd windows) gives exactly one fix per
 // bursted window, committed to bbolt and written to the output, in order.
 func TestDemoRecording(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, configs.DemoName)
-	if err := os.WriteFile(path, configs.Demo, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	src, err := capture.OpenFile(path, capture.FileOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	db, err := store.Open(filepath.Join(dir, "edged.db"), store.Options{Render: infer.Unpack}, nil)
+	src := openDemo(t, capture.FileOptions{})
+	db, err := store.Open(filepath.Join(t.TempDir(), "edged.db"), store.Options{Render: infer.Unpack}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,13 +123,14 @@ func (h heldOpen) Read(ctx context.Context, buf []complex64) (int, error) {
 	return n, err
 }
 
-func openDemo(t *testing.T) capture.Source {
+// openDemo opens the bundled demo recording, closed when the test ends.
+func openDemo(t *testing.T, opts capture.FileOptions) capture.Source {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), configs.DemoName)
 	if err := os.WriteFile(path, configs.Demo, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	src, err := capture.OpenFile(path, capture.FileOptions{})
+	src, err := capture.OpenFile(path, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +147,7 @@ func TestGroupCommitWaitsForTheInterval(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	src := heldOpen{openDemo(t), make(chan struct{})}
+	src := heldOpen{openDemo(t, capture.FileOptions{}), make(chan struct{})}
 	var out lockedWriter
 	var commits atomic.Int64
 	p, err := New(Config{ReceiverID: "rx", GateSNRDB: 10, Output: &out, CommitInterval: time.Hour},
@@ -188,7 +180,7 @@ func TestGroupCommitOnInterval(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	src := heldOpen{openDemo(t), make(chan struct{})}
+	src := heldOpen{openDemo(t, capture.FileOptions{}), make(chan struct{})}
 	committed := make(chan struct{}, 16)
 	p, err := New(Config{ReceiverID: "rx", GateSNRDB: 10, CommitInterval: 20 * time.Millisecond},
 		src, engine(t), db, func() { committed <- struct{}{} }, nil, nil)
@@ -250,15 +242,7 @@ func (l liveFile) Info() capture.Info {
 // Ensure a live stream's fix ids count samples from the Unix epoch, so a radio restarted by
 // the daemon never reuses an id, while its times still follow the stream.
 func TestLiveOffsetsFromEpoch(t *testing.T) {
-	path := filepath.Join(t.TempDir(), configs.DemoName)
-	if err := os.WriteFile(path, configs.Demo, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	src, err := capture.OpenFile(path, capture.FileOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
+	src := openDemo(t, capture.FileOptions{})
 	start := time.Date(2026, 11, 27, 8, 0, 0, 500_000_000, time.UTC)
 	var out bytes.Buffer
 	p, err := New(Config{ReceiverID: "rx", GateSNRDB: 10, Output: &out}, liveFile{src, start}, engine(t), nil, nil, nil, nil)
@@ -291,16 +275,8 @@ func TestSinkFailureStopsEveryStage(t *testing.T) {
 		t.Skipf("no /dev/full: %v", err)
 	}
 	defer full.Close()
-	path := filepath.Join(t.TempDir(), configs.DemoName)
-	if err := os.WriteFile(path, configs.Demo, 0o644); err != nil {
-		t.Fatal(err)
-	}
 	// A looping recording never ends by itself: only the failure (or ctx) can stop the run.
-	src, err := capture.OpenFile(path, capture.FileOptions{Loop: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
+	src := openDemo(t, capture.FileOptions{Loop: true})
 	p, err := New(Config{ReceiverID: "rx", GateSNRDB: 10, Output: full}, src, engine(t), nil, nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -331,15 +307,7 @@ func TestSinkFailureStopsEveryStage(t *testing.T) {
 // Ensure a stage whose consumer has returned stops at its next send instead of blocking:
 // the reader, cancelled by a failure, may be in a send rather than in Read.
 func TestStageStopsWhenItsConsumerIsGone(t *testing.T) {
-	path := filepath.Join(t.TempDir(), configs.DemoName)
-	if err := os.WriteFile(path, configs.Demo, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	src, err := capture.OpenFile(path, capture.FileOptions{Loop: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
+	src := openDemo(t, capture.FileOptions{Loop: true})
 	p, err := New(Config{ReceiverID: "rx", GateSNRDB: 10}, src, engine(t), nil, nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
