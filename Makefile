@@ -9,7 +9,7 @@ export CGO_ENABLED := 1
 # Tests and benchmarks use at most this long; CI has 2 cores and 90 minutes for everything.
 TEST_TIMEOUT ?= 30m
 
-.PHONY: all deps build run test check e2e bench loadtest fuzz install reference clean
+.PHONY: all deps build run test check check-kit e2e bench loadtest fuzz install reference clean
 
 all: build
 
@@ -23,7 +23,7 @@ run: build
 	bin/edged run
 
 # Static checks first (cheap, and they name the file), then every test with the race detector.
-test: deps check
+test: deps check check-kit
 	$(GO) test -race -tags '$(TAGS)' -timeout $(TEST_TIMEOUT) ./...
 	@scripts/check-systemd.sh
 
@@ -32,6 +32,11 @@ check:
 	  if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(GO) vet -tags '$(TAGS)' ./...
 	@$(GO) mod tidy -diff >/dev/null || { echo "go mod tidy would change go.mod/go.sum:"; $(GO) mod tidy -diff; exit 1; }
+
+# The interface documents, dashboard and alert rules, with their ecosystems' linters
+# (installed pinned under build/ on first use): Redocly, the AsyncAPI parser, promtool.
+check-kit:
+	@scripts/check-kit.sh
 
 # The end-to-end tests on their own (they also run inside `make test`): the built binary.
 e2e: deps

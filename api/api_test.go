@@ -326,7 +326,7 @@ func TestFixes(t *testing.T) {
 	for i := range 5 {
 		id := fmt.Sprintf("rx1:%d", i*16384)
 		fixes = append(fixes, store.Fix{ID: id, Receiver: "rx1", Time: t0.Add(time.Duration(i) * time.Second),
-			Body: []byte(fmt.Sprintf(`{"type":"Feature","id":%q}`, id))})
+			Body: storedFix(t, uint64(i), t0.Add(time.Duration(i)*time.Second))})
 	}
 	if _, err := e.db.Commit(fixes...); err != nil {
 		t.Fatal(err)
@@ -407,8 +407,8 @@ func TestProbesAndMetrics(t *testing.T) {
 
 // Ensure the model routes and the bearer token on the mutating ones.
 func TestModelRoutesAndToken(t *testing.T) {
-	v1 := ModelInfo{Name: "beacon", Version: "1", SHA256: "ab", Active: true, Source: "embedded"}
-	v2 := ModelInfo{Name: "beacon", Version: "2", SHA256: "cd", Active: true, Source: "mlflow"}
+	v1 := ModelInfo{Name: "beacon", Version: "1", SHA256: strings.Repeat("ab", 32), Active: true, Source: "embedded"}
+	v2 := ModelInfo{Name: "beacon", Version: "2", SHA256: strings.Repeat("cd", 32), Active: true, Source: "mlflow"}
 	mm := &fakeModels{active: v1, list: []ModelInfo{v1}, reloadTo: v2, rollErr: fmt.Errorf("models: %w", ErrNoRollback)}
 	e := newEnv(t, func(c *Config, d *Deps) { c.Token = "s3cret"; d.Models = mm })
 
@@ -442,7 +442,7 @@ func TestModelRoutesAndToken(t *testing.T) {
 	}
 	// Activate: token checked, version required and known.
 	mm.mu.Lock()
-	mm.list = []ModelInfo{v1, {Name: "beacon", Version: "3", SHA256: "ef", Source: "mlflow"}}
+	mm.list = []ModelInfo{v1, {Name: "beacon", Version: "3", SHA256: strings.Repeat("ef", 32), Source: "mlflow"}}
 	mm.registry = RegistryInfo{Follows: "models:/beacon@champion", Target: "3", Divergence: "rolled_back"}
 	mm.mu.Unlock()
 	if r := e.do(t, "POST", "/api/v1/model/activate?version=3", "", nil); r.status != 401 || mm.Active().Version != "2" {
@@ -481,7 +481,7 @@ func TestModelRoutesAndToken(t *testing.T) {
 // Ensure that when every slot is taken, an /api/ request gets 503 after QueueWait while the
 // probes still answer, and that the slot is given back.
 func TestConcurrencyBound(t *testing.T) {
-	mm := &fakeModels{entered: make(chan struct{}, 1), block: make(chan struct{})}
+	mm := &fakeModels{entered: make(chan struct{}, 1), block: make(chan struct{}), active: fakeInfo("1"), reloadTo: fakeInfo("2")}
 	e := newEnv(t, func(c *Config, d *Deps) {
 		c.MaxConcurrent = 1
 		c.QueueWait = 20 * time.Millisecond
@@ -509,7 +509,7 @@ func TestConcurrencyBound(t *testing.T) {
 
 // Ensure that RequestTimeout ends a request that takes too long with 503.
 func TestRequestTimeout(t *testing.T) {
-	mm := &fakeModels{block: make(chan struct{})}
+	mm := &fakeModels{block: make(chan struct{}), active: fakeInfo("1")}
 	e := newEnv(t, func(c *Config, d *Deps) { c.RequestTimeoutSeconds = 0.01; d.Models = mm })
 	r := e.do(t, "POST", "/api/v1/model/reload", "", nil)
 	if ae := apiErr(t, r); r.status != 503 || !strings.Contains(ae.Message, "deadline") {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,11 +18,15 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/heimdall/edged/dsp"
 	"github.com/heimdall/edged/infer"
+	"github.com/heimdall/edged/infer/geo"
+	"github.com/heimdall/edged/internal/schematest"
 	"github.com/heimdall/edged/models/reference"
 	"github.com/heimdall/edged/store"
 )
@@ -125,7 +130,38 @@ func (e *testEnv) do(t testing.TB, method, path, ctype string, body []byte, hdr 
 	if err != nil {
 		t.Fatal(err)
 	}
+	conforms(t, openAPI(t), method, req.URL.Path, res.StatusCode, res.Header, b)
 	return response{status: res.StatusCode, header: res.Header, body: b}
+}
+
+var (
+	specOnce sync.Once
+	spec     *schematest.OpenAPI
+	specErr  error
+)
+
+// openAPI is the checker of every answer the tests of this package see.
+func openAPI(t testing.TB) *schematest.OpenAPI {
+	t.Helper()
+	specOnce.Do(func() { spec, specErr = schematest.NewOpenAPI("openapi.json", OpenAPIDocument) })
+	if specErr != nil {
+		t.Fatalf("OpenAPI document: %v", specErr)
+	}
+	return spec
+}
+
+// conforms holds an answer to the OpenAPI document: a documented operation's answer to
+// its response, anything else (a 404 for an unknown path, a 405 for a wrong method) to
+// the error schema.
+func conforms(t testing.TB, o *schematest.OpenAPI, method, path string, status int, h http.Header, body []byte) {
+	t.Helper()
+	err := o.Check(method, path, status, h, body)
+	if errors.Is(err, schematest.ErrUndocumented) && (status == http.StatusNotFound || status == http.StatusMethodNotAllowed) {
+		err = o.Validator().Validate("schema/error.json", "http", body)
+	}
+	if err != nil {
+		t.Errorf("OpenAPI: %v", err)
+	}
 }
 
 // burst is n samples at rateHz: a tone at offsetHz of amplitude 0.5 plus complex noise.
@@ -202,6 +238,35 @@ func decodeFix(t testing.TB, b []byte) fix {
 	return f
 }
 
+// storeFix is window seq of a stream of rx1 as the pipeline commits it.
+func storeFix(t testing.TB, seq uint64) store.Fix {
+	t0 := time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
+	return store.Fix{ID: fmt.Sprintf("rx1:%d", seq*16384), Receiver: "rx1", Time: t0, Body: storedFix(t, seq, t0)}
+}
+
+// storedFix is the fix of window seq of a 250 kS/s stream starting at t0, as the
+// pipeline stores it: a reference-model estimate at beacon D.
+func storedFix(t testing.TB, seq uint64, t0 time.Time) []byte {
+	t.Helper()
+	d := beaconD(t)
+	w := infer.Window{ReceiverID: "rx1", Time: t0, CenterFreqHz: 433.92e6, SampleRateHz: 250e3,
+		SampleOffset: seq * 16384, Seq: seq, Measure: dsp.Measure{SNRDB: 20}}
+	cov, err := geo.FromSigmas(50, 30, 0.3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := infer.Result{Estimate: infer.Estimate{LatDeg: d.LatDeg, LonDeg: d.LonDeg, Cov: cov}, Model: testEngine(t).Active()}
+	f, err := infer.NewFeature(w, r, infer.FixOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := f.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 func beaconD(t testing.TB) reference.Beacon {
 	t.Helper()
 	b, err := reference.Lookup("D")
@@ -242,6 +307,11 @@ type fakeModels struct {
 	block    chan struct{}
 	reloadTo ModelInfo
 	registry RegistryInfo
+}
+
+// fakeInfo is an active registry version of a model named beacon.
+func fakeInfo(version string) ModelInfo {
+	return ModelInfo{Name: "beacon", Version: version, SHA256: strings.Repeat("0"+version, 32)[:64], Active: true, Source: "mlflow"}
 }
 
 func (f *fakeModels) Active() ModelInfo { f.mu.Lock(); defer f.mu.Unlock(); return f.active }

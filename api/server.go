@@ -34,6 +34,9 @@ type Server struct {
 	kitMu   sync.Mutex
 	now     func() time.Time
 	closed  sync.Once
+	// routeList is every route as "METHOD /path", for the test that holds the OpenAPI
+	// document to the routes served.
+	routeList []string
 }
 
 // New checks cfg, reads its token file, fills its defaults and wires deps. It starts
@@ -146,6 +149,7 @@ func (s *Server) routes() http.Handler {
 			h = w(h)
 		}
 		mux.Handle(route, s.instrument(route, only(method, h)))
+		s.routeList = append(s.routeList, method+" "+route)
 	}
 	handle("/healthz", http.MethodGet, s.healthz)
 	handle("/readyz", http.MethodGet, s.readyz)
@@ -158,6 +162,9 @@ func (s *Server) routes() http.Handler {
 	handle("/api/v1/model/reload", http.MethodPost, s.reload, s.limit, s.auth)
 	handle("/api/v1/model/rollback", http.MethodPost, s.rollback, s.limit, s.auth)
 	handle("/api/v1/model/activate", http.MethodPost, s.activate, s.limit, s.auth)
+	handle("/api/v1/openapi.json", http.MethodGet, document(OpenAPIDocument))
+	handle("/api/v1/asyncapi.json", http.MethodGet, document(AsyncAPIDocument))
+	handle("/api/v1/schema/{name}", http.MethodGet, schemaFile)
 	mux.Handle("/", s.instrument("other", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errf(http.StatusNotFound, codeNotFound, "no route "+r.URL.Path))
 	}))

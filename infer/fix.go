@@ -119,7 +119,7 @@ func NewFeature(w Window, r Result, opts FixOptions) (Feature, error) {
 			Rho:             round(rho, 1e6),
 			SemiMajorM:      round(ell.SemiMajorM, 1e3),
 			SemiMinorM:      round(ell.SemiMinorM, 1e3),
-			OrientationDeg:  round(ell.OrientationDeg, 1e4),
+			OrientationDeg:  orientation(ell.OrientationDeg),
 			ConfidenceLevel: p,
 			ModelConfidence: mc,
 			Model:           r.Model.Name,
@@ -131,6 +131,15 @@ func NewFeature(w Window, r Result, opts FixOptions) (Feature, error) {
 
 // Marshal encodes the feature as one line of JSON.
 func (f Feature) Marshal() ([]byte, error) { return json.Marshal(f) }
+
+// orientation rounds to 1e-4 degrees inside [0, 180): 179.99996 is the same axis as 0,
+// and api/schema/fix.json promises consumers the half-open range.
+func orientation(deg float64) float64 {
+	if r := round(deg, 1e4); r < 180 {
+		return r
+	}
+	return 0
+}
 
 // round keeps JSON short and stable: millimetres and thousandths of a dB are plenty.
 func round(v, scale float64) float64 { return math.Round(v*scale) / scale }
