@@ -9,15 +9,24 @@ export CGO_ENABLED := 1
 # Tests and benchmarks use at most this long; CI has 2 cores and 90 minutes for everything.
 TEST_TIMEOUT ?= 30m
 
-.PHONY: all deps build run test check check-kit e2e bench loadtest fuzz install reference clean
+.PHONY: all deps build build-arm64 deb run test check check-kit e2e bench loadtest fuzz install reference clean
 
 all: build
 
 deps:
 	@scripts/deps.sh
 
+# The version (git describe, scripts/version.sh) is stamped in with -ldflags.
 build: deps
-	$(GO) build -tags '$(TAGS)' -trimpath -o bin/edged ./cmd/edged
+	TAGS='$(TAGS)' scripts/build.sh -o bin/edged
+
+# The arm64 binary, cross-built (make deps installs the toolchain and arm64 libraries).
+build-arm64: deps
+	TAGS='$(TAGS)' scripts/build.sh -a arm64 -o bin/arm64/edged
+
+# build/deb/edged_<version>_{amd64,arm64}.deb, each checked by lintian (ARCHES=amd64 for one).
+deb: deps
+	@scripts/deb.sh
 
 run: build
 	bin/edged run

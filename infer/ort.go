@@ -44,6 +44,15 @@ func Init(path string) error {
 // LibraryPath returns the library Init loaded, or "" before a successful Init.
 func LibraryPath() string { return initPath }
 
+// RuntimeVersion returns the version the loaded ONNX Runtime library reports (e.g. 1.24.1),
+// or "" before a successful Init.
+func RuntimeVersion() string {
+	if initPath == "" {
+		return ""
+	}
+	return ort.GetVersion()
+}
+
 // FindLibrary resolves the ONNX Runtime library path as Init does, without loading it.
 func FindLibrary(path string) (string, error) {
 	var tried []string

@@ -2,11 +2,14 @@
 # Installs edged as a systemd service (`make install` runs it after `make build`):
 #   $PREFIX/bin/edged                            from bin/edged             (EDGED_BIN=)
 #   $PREFIX/lib/edged/libonnxruntime.so.1        from third_party/onnxruntime/ (ORT_DIR=)
-#   $PREFIX/share/doc/edged/README.systemd.md, edged.yaml.example
-#   /etc/edged/edged.yaml                        from configs/edged.yaml, ONLY IF ABSENT
+#   $DOCDIR/README.systemd.md, edged.yaml.example  (DOCDIR=$PREFIX/share/doc/edged)
+#   /etc/edged/edged.yaml                        from configs/edged.yaml with fix.print: none
+#                                                (the journal needs no copy of every fix),
+#                                                ONLY IF ABSENT
 #   /etc/default/edged                           from systemd/edged.default, ONLY IF ABSENT
 #   $UNITDIR/edged.service                       (UNITDIR=/etc/systemd/system)
-#   /etc/udev/rules.d/60-edged-rtlsdr.rules, /etc/modprobe.d/blacklist-edged-rtlsdr.conf
+#   $UDEVDIR/60-edged-rtlsdr.rules               (UDEVDIR=/etc/udev/rules.d)
+#   /etc/modprobe.d/blacklist-edged-rtlsdr.conf
 # Everything goes under $DESTDIR when it is set (packaging, tests); then nothing on this
 # host is touched: no systemctl, no udevadm, no groupadd. PREFIX defaults to /usr/local;
 # another PREFIX is written into the unit's paths. An operator's config is never
@@ -18,6 +21,8 @@ cd "$(dirname "$0")/.."
 PREFIX=${PREFIX:-/usr/local}
 DESTDIR=${DESTDIR:-}
 UNITDIR=${UNITDIR:-/etc/systemd/system}
+UDEVDIR=${UDEVDIR:-/etc/udev/rules.d}
+DOCDIR=${DOCDIR:-$PREFIX/share/doc/edged}
 EDGED_BIN=${EDGED_BIN:-bin/edged}
 ORT_DIR=${ORT_DIR:-third_party/onnxruntime}
 ORT_LIB=$ORT_DIR/libonnxruntime.so.1
@@ -47,7 +52,7 @@ put() {
 # put_once SRC DEST MODE: only when DEST does not exist yet.
 put_once() {
   if [ -e "$DESTDIR$2" ]; then
-    say "$DESTDIR$2 exists: kept (the shipped version is in $DESTDIR$PREFIX/share/doc/edged/)"
+    say "$DESTDIR$2 exists: kept (the shipped version is in $DESTDIR$DOCDIR/)"
   else
     put "$@"
   fi
@@ -58,21 +63,27 @@ trap 'rm -rf "$tmp"' EXIT
 
 put "$EDGED_BIN" "$PREFIX/bin/edged" 0755
 put "$ORT_LIB" "$PREFIX/lib/edged/libonnxruntime.so.1" 0644
-put systemd/README.md "$PREFIX/share/doc/edged/README.systemd.md" 0644
-put configs/edged.yaml "$PREFIX/share/doc/edged/edged.yaml.example" 0644
-put systemd/edged.default "$PREFIX/share/doc/edged/edged.default.example" 0644
-
-# The unit names /usr/local paths; rewrite them for another PREFIX.
+# The installed config is the annotated default with fix.print: none. The default prints
+# every fix on stdout (what `make run` shows); under systemd that is about 1.5 GiB a day
+# into the journal, while bbolt, MQTT and the API still get every fix.
+sed 's/^  print: stdout$/  print: none/' configs/edged.yaml >"$tmp/edged.yaml"
+grep -q '^  print: none$' "$tmp/edged.yaml" || die "configs/edged.yaml: no \`fix.print: stdout\` line to turn off"
+# The unit and the environment file name /usr/local paths; rewrite them for another PREFIX.
 sed "s#/usr/local/#${PREFIX%/}/#g" systemd/edged.service >"$tmp/edged.service"
+sed "s#/usr/local/#${PREFIX%/}/#g" systemd/edged.default >"$tmp/edged.default"
+
+put systemd/README.md "$DOCDIR/README.systemd.md" 0644
+put "$tmp/edged.yaml" "$DOCDIR/edged.yaml.example" 0644 "configs/edged.yaml (fix.print: none)"
+put "$tmp/edged.default" "$DOCDIR/edged.default.example" 0644 "systemd/edged.default"
 put "$tmp/edged.service" "$UNITDIR/edged.service" 0644 "systemd/edged.service (paths under $PREFIX)"
-put systemd/60-edged-rtlsdr.rules /etc/udev/rules.d/60-edged-rtlsdr.rules 0644
+put systemd/60-edged-rtlsdr.rules "$UDEVDIR/60-edged-rtlsdr.rules" 0644
 put systemd/blacklist-edged-rtlsdr.conf /etc/modprobe.d/blacklist-edged-rtlsdr.conf 0644
 
 # Config: world-readable (the service runs as a transient user and the file holds no
 # secrets: edged refuses a `password:` key), root-owned, never overwritten.
 install -d -m 0755 "$DESTDIR/etc/edged"
-put_once configs/edged.yaml /etc/edged/edged.yaml 0644
-put_once systemd/edged.default /etc/default/edged 0644
+put_once "$tmp/edged.yaml" /etc/edged/edged.yaml 0644 "configs/edged.yaml (fix.print: none)"
+put_once "$tmp/edged.default" /etc/default/edged 0644 "systemd/edged.default"
 
 if [ -n "$DESTDIR" ]; then
   say "DESTDIR set: systemd, udev and groups on this host left alone"

@@ -17,7 +17,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"runtime/debug"
 	"strings"
 )
 
@@ -42,7 +41,7 @@ commands:
                           models synced from MLflow (through the daemon's API while it runs)
   check-config FILE       validate a configuration file as run would (exit 78 if bad)
   devices [-device 0]     open an RTL-SDR and read from it for a second (like rtl_test)
-  version                 print the version
+  version [-config FILE]  print edged's version and commit, Go's, and ONNX Runtime's
 
 Run 'edged <command> -h' for a command's flags.
 `
@@ -101,26 +100,4 @@ func newFlags(name, synopsis string) *flag.FlagSet {
 		fs.PrintDefaults()
 	}
 	return fs
-}
-
-func runVersion(args []string) error {
-	fs := newFlags("version", "")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	fmt.Println("edged", version())
-	return nil
-}
-
-func version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		v := bi.Main.Version
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-				v += " " + s.Value[:12]
-			}
-		}
-		return v
-	}
-	return "(unknown)"
 }

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 	"time"
 
 	"github.com/heimdall/edged/configs"
+	"github.com/heimdall/edged/infer"
 	"github.com/heimdall/edged/internal/daemon"
 )
 
@@ -44,7 +46,8 @@ func runDaemon(args []string) error {
 			cancel()
 		}
 	}()
-	log.Info("edged starting", "version", version(), "config", *path, "receiver_id", cfg.ReceiverID)
+	v, commit := version()
+	log.Info("edged starting", "version", v, "commit", commit, "go", runtime.Version(), "onnxruntime", infer.RuntimeVersion(), "config", *path, "receiver_id", cfg.ReceiverID)
 	if err := d.Run(ctx); err != nil {
 		if errors.As(err, new(daemon.ConfigError)) {
 			return configError{err}
