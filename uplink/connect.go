@@ -106,7 +106,8 @@ func (m *MQTT) connect(ctx context.Context) (mqtt.Client, <-chan struct{}, error
 		return nil, nil, fmt.Errorf("connect %s as %q: %w", m.url, m.cfg.ClientID, classify(err))
 	}
 	m.connects.Add(1)
-	if err := m.waitToken(c.Publish(m.topicAv, 1, true, "online")); err != nil {
+	// A stop during this wait must not hang on the broker for connect_timeout.
+	if err := waitToken(ctx, c.Publish(m.topicAv, 1, true, "online"), timeout); err != nil {
 		c.Disconnect(0)
 		return nil, nil, fmt.Errorf("publish online to %s: %w", m.topicAv, err)
 	}

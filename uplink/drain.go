@@ -110,7 +110,7 @@ func (m *MQTT) ackDone(queue []pending, ak *acker) ([]pending, error) {
 // finish waits briefly on shutdown for fixes in flight, so a clean stop leaves no
 // duplicates behind.
 func (m *MQTT) finish(queue []pending, ak *acker) {
-	deadline := time.NewTimer(2 * time.Second)
+	deadline := time.NewTimer(finishWait)
 	defer deadline.Stop()
 	for len(queue) > 0 {
 		select {

@@ -211,11 +211,32 @@ func (m *MQTT) publishModel(c mqtt.Client, info ModelInfo) error {
 }
 
 func (m *MQTT) waitToken(t mqtt.Token) error {
-	if !t.WaitTimeout(time.Duration(m.cfg.ConnectTimeoutSeconds) * time.Second) {
-		return ErrTimeout
-	}
-	return t.Error()
+	return waitToken(context.Background(), t, time.Duration(m.cfg.ConnectTimeoutSeconds)*time.Second)
 }
+
+// waitToken waits for t for at most limit, or until ctx ends.
+func waitToken(ctx context.Context, t mqtt.Token, limit time.Duration) error {
+	timer := time.NewTimer(limit)
+	defer timer.Stop()
+	select {
+	case <-t.Done():
+		return t.Error()
+	case <-timer.C:
+		return ErrTimeout
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// What a stop spends on the broker once the pipeline has drained, whatever the broker does
+// (a hung one included): up to finishWait for fixes in flight (drain.go), then up to
+// offlineWait for `offline` (the retained will says it anyway if this fails), then
+// disconnectQuiesceMs for DISCONNECT: 2.25 s in all, however long connect_timeout_seconds is.
+const (
+	finishWait          = time.Second
+	offlineWait         = time.Second
+	disconnectQuiesceMs = 250
+)
 
 // Run connects, drains the outbox and reconnects until ctx ends; then it publishes
 // "offline" and disconnects, and returns nil. It returns an error only if called twice.
@@ -286,10 +307,10 @@ func (m *MQTT) endSession(c mqtt.Client, shutdown bool) {
 	m.client = nil
 	m.mu.Unlock()
 	if shutdown && c.IsConnectionOpen() {
-		if err := m.waitToken(c.Publish(m.topicAv, 1, true, "offline")); err != nil {
+		if err := waitToken(context.Background(), c.Publish(m.topicAv, 1, true, "offline"), offlineWait); err != nil {
 			m.log.Warn("uplink: offline not published on shutdown; the broker's will covers it", "err", err)
 		}
-		c.Disconnect(250)
+		c.Disconnect(disconnectQuiesceMs)
 		m.log.Info("uplink: disconnected", "broker", m.url)
 		return
 	}

@@ -18,6 +18,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/heimdall/edged/internal/journal"
 )
 
 // exitConfig is EX_CONFIG from sysexits.h: the unit's RestartPreventExitStatus= stops systemd
@@ -40,6 +42,7 @@ commands:
   model list|sync|activate VERSION|rollback [-config FILE] [-json]
                           models synced from MLflow (through the daemon's API while it runs)
   check-config FILE       validate a configuration file as run would (exit 78 if bad)
+  reload PID              reload the daemon PID and wait for its answer (the unit's ExecReload)
   devices [-device 0]     open an RTL-SDR and read from it for a second (like rtl_test)
   version [-config FILE]  print edged's version and commit, Go's, and ONNX Runtime's
 
@@ -64,6 +67,8 @@ func main() {
 		err = runModel(args)
 	case "check-config":
 		err = runCheckConfig(args)
+	case "reload":
+		err = runReload(args)
 	case "devices":
 		err = runDevices(args)
 	case "version", "-version", "--version":
@@ -78,7 +83,8 @@ func main() {
 		return // -h printed the command's usage
 	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "edged %s: %v\n", cmd, oneLine(err))
+		// Under systemd this line is the journal's only record of why edged stopped: an error.
+		fmt.Fprintf(os.Stderr, "%sedged %s: %v\n", journal.StderrPrefix(), cmd, oneLine(err))
 		if errors.As(err, new(configError)) {
 			os.Exit(exitConfig)
 		}

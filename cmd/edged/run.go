@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"runtime"
@@ -35,14 +36,13 @@ func runDaemon(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go backstop(ctx, log)
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	go func() {
 		for range hup {
 			rctx, cancel := context.WithTimeout(ctx, time.Minute)
-			if err := d.Reload(rctx); err != nil {
-				log.Error("SIGHUP", "err", err)
-			}
+			d.HandleReload(rctx) // logs a refusal itself
 			cancel()
 		}
 	}()
@@ -81,4 +81,18 @@ func loadConfig(path string) (configs.Config, error) {
 		return cfg, configError{err}
 	}
 	return cfg, nil
+}
+
+// stopBackstop bounds a stop: the drain and the broker's share (at most 2.25 s, see uplink)
+// normally end well before it. Past it, something else hung (a disk, ONNX Runtime) and the
+// process exits anyway, with an error in the journal, before systemd's TimeoutStopSec=20
+// would SIGKILL it.
+const stopBackstop = 10 * time.Second
+
+func backstop(ctx context.Context, log *slog.Logger) {
+	<-ctx.Done()
+	t := time.NewTimer(stopBackstop)
+	<-t.C
+	log.Error("stop did not finish in time; exiting anyway", "after", stopBackstop)
+	os.Exit(1)
 }

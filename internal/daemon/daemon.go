@@ -24,6 +24,7 @@ import (
 	"github.com/heimdall/edged/capture"
 	"github.com/heimdall/edged/configs"
 	"github.com/heimdall/edged/infer"
+	"github.com/heimdall/edged/internal/journal"
 	"github.com/heimdall/edged/internal/pipeline"
 	"github.com/heimdall/edged/store"
 	"github.com/heimdall/edged/uplink"
@@ -57,8 +58,10 @@ type Daemon struct {
 	open func(cfg configs.Config) (capture.Source, error)
 
 	pipe       atomic.Pointer[pipeline.Pipeline]
-	restart    chan struct{} // a model with other preprocessing needs a new pipeline
+	srcName    atomic.Pointer[string] // the open source's name, for STATUS=
+	restart    chan struct{}          // a model with other preprocessing needs a new pipeline
 	readyOnce  sync.Once
+	reloads    atomic.Uint64 // SIGHUP reloads handled, for `edged reload`
 	stallAfter time.Duration
 }
 
@@ -184,9 +187,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 		defer wg.Done()
 		d.watchdog(bg)
 	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		d.statusLoop(bg)
+	}()
 
 	err = d.runPipelines(ctx)
-	daemon.SdNotify(false, daemon.SdNotifyStopping)
+	notify(daemon.SdNotifyStopping)
 	d.log.Info("stopping", "reason", context.Cause(ctx))
 	return err
 }
@@ -263,12 +271,15 @@ func (d *Daemon) runOne(ctx context.Context, cfg configs.Config, src capture.Sou
 		return false, err
 	}
 	d.pipe.Store(p)
+	name := src.Info().Name
+	d.srcName.Store(&name)
 	d.log.Info("pipeline running", "source", src.Info().Name, "rate_hz", src.Info().SampleRateHz,
 		"center_freq_hz", src.Info().CenterFreqHz, "model", d.models.engine.Active().Name, "version", d.models.engine.Active().Version)
 	// A swap to a model with different preprocessing cancels this run; the loop builds the
 	// next pipeline from the new model's contract.
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	go d.awaitFirstWindow(runCtx, p.FirstWindow())
 	var wasRestarted atomic.Bool
 	go func() {
 		select {
@@ -283,9 +294,9 @@ func (d *Daemon) runOne(ctx context.Context, cfg configs.Config, src capture.Sou
 	return wasRestarted.Load(), err
 }
 
-// watchdog feeds systemd's watchdog only while windows flow, and sends READY=1 once the model
-// is loaded and the first window went through: a stalled dongle that does not make the
-// process exit (https://github.com/merbanan/rtl_433/issues/1662) still gets restarted by systemd.
+// watchdog feeds systemd's watchdog only while windows flow: a stalled dongle that does not
+// make the process exit (https://github.com/merbanan/rtl_433/issues/1662) still gets restarted by systemd. READY=1 goes out as
+// soon as the first window went through (awaitFirstWindow), not at this loop's pace.
 func (d *Daemon) watchdog(ctx context.Context) {
 	interval := time.Second
 	if wd, err := daemon.SdWatchdogEnabled(false); err == nil && wd > 0 {
@@ -295,11 +306,7 @@ func (d *Daemon) watchdog(ctx context.Context) {
 	defer t.Stop()
 	for {
 		if d.sourceHealthy() {
-			d.readyOnce.Do(func() {
-				daemon.SdNotify(false, daemon.SdNotifyReady)
-				d.log.Info("ready")
-			})
-			daemon.SdNotify(false, daemon.SdNotifyWatchdog)
+			notify(daemon.SdNotifyWatchdog)
 		}
 		select {
 		case <-ctx.Done():
@@ -417,13 +424,20 @@ func parseLevel(s string) slog.Level {
 	return slog.LevelInfo
 }
 
-// NewLogger builds the daemon's logger on stderr, its level adjustable at reload.
+// NewLogger builds the daemon's logger on w (stderr), its level adjustable at reload. When w
+// is the journal's stream, each line carries its priority (see package journal).
 func NewLogger(cfg configs.Config, w io.Writer) (*slog.Logger, *slog.LevelVar) {
 	lvl := new(slog.LevelVar)
 	lvl.Set(parseLevel(cfg.LogLevel))
 	opts := &slog.HandlerOptions{Level: lvl}
-	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts)), lvl
+	build := func(w io.Writer) slog.Handler {
+		if cfg.LogFormat == "json" {
+			return slog.NewJSONHandler(w, opts)
+		}
+		return slog.NewTextHandler(w, opts)
 	}
-	return slog.New(slog.NewTextHandler(w, opts)), lvl
+	if f, ok := w.(*os.File); ok && journal.IsJournal(f, os.Getenv("JOURNAL_STREAM")) {
+		return slog.New(journal.NewHandler(w, build)), lvl
+	}
+	return slog.New(build(w)), lvl
 }

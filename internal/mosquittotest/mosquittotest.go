@@ -174,6 +174,32 @@ func (b *Broker) Kill() {
 	b.signalAndWait(syscall.SIGKILL, 10*time.Second)
 }
 
+// Pause freezes the broker (SIGSTOP): its connections stay open and nothing is answered, as
+// with a hung broker or a link that drops packets without resetting. Resume continues it;
+// Stop and the test's cleanup end a paused broker too.
+func (b *Broker) Pause() {
+	b.t.Helper()
+	b.signal(syscall.SIGSTOP)
+}
+
+// Resume continues a paused broker (SIGCONT).
+func (b *Broker) Resume() {
+	b.t.Helper()
+	b.signal(syscall.SIGCONT)
+}
+
+func (b *Broker) signal(sig syscall.Signal) {
+	b.t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.cmd == nil {
+		b.t.Fatalf("mosquittotest: %v to a broker that is not running", sig)
+	}
+	if err := b.cmd.Process.Signal(sig); err != nil {
+		b.t.Fatalf("mosquittotest: %v: %v", sig, err)
+	}
+}
+
 // Restart stops the broker if it runs and starts it again on the same ports with the
 // same config, waiting until it accepts connections.
 func (b *Broker) Restart() {
@@ -198,6 +224,7 @@ func (b *Broker) signalAndWait(sig syscall.Signal, grace time.Duration) {
 	case <-b.done:
 	default:
 		_ = b.cmd.Process.Signal(sig)
+		_ = b.cmd.Process.Signal(syscall.SIGCONT) // a paused broker must run to act on sig
 		select {
 		case <-b.done:
 		case <-time.After(grace):

@@ -83,7 +83,8 @@ type Pipeline struct {
 	m      *Metrics
 
 	params   dsp.Params
-	advanced atomic.Int64 // unix nanoseconds of the last window through the features stage
+	advanced atomic.Int64  // unix nanoseconds of the last window through the features stage
+	first    chan struct{} // closed when the first window went through the features stage
 	stats    Stats
 }
 
@@ -126,7 +127,8 @@ func New(cfg Config, src capture.Source, engine *infer.Engine, db Committer, not
 			return nil, fmt.Errorf("features-out: %w", err)
 		}
 	}
-	return &Pipeline{cfg: cfg, src: src, engine: engine, db: db, notify: notify, log: log, m: m, params: active.Contract.Preprocess}, nil
+	return &Pipeline{cfg: cfg, src: src, engine: engine, db: db, notify: notify, log: log, m: m,
+		params: active.Contract.Preprocess, first: make(chan struct{})}, nil
 }
 
 // Stats returns the run's counters.
@@ -141,6 +143,10 @@ func (p *Pipeline) LastAdvance() time.Time {
 	}
 	return time.Unix(0, ns)
 }
+
+// FirstWindow is closed once the first window went through the features stage: the source
+// delivers and the model's preprocessing runs. The daemon reports ready to systemd then.
+func (p *Pipeline) FirstWindow() <-chan struct{} { return p.first }
 
 // errStopped ends the reader when the stage it feeds has returned; that stage's own error
 // is what Run reports.
@@ -283,7 +289,9 @@ func (p *Pipeline) features(fe *dsp.Frontend, in <-chan *window, free chan<- *wi
 		t0 := time.Now()
 		meas, err := fe.FeaturesPadded(w.samples, w.valid, buf)
 		p.m.observeStage("dsp", t0, err)
-		p.advanced.Store(time.Now().UnixNano())
+		if p.advanced.Swap(time.Now().UnixNano()) == 0 {
+			close(p.first)
+		}
 		p.stats.Windows.Add(1)
 		p.stats.PaddedSamples.Add(uint64(len(w.samples) - w.valid))
 		p.stats.AnalysedSamples.Store(w.covered)
