@@ -9,7 +9,7 @@ export CGO_ENABLED := 1
 # Tests and benchmarks use at most this long; CI has 2 cores and 90 minutes for everything.
 TEST_TIMEOUT ?= 30m
 
-.PHONY: all deps build build-arm64 deb run test check check-kit e2e bench loadtest fuzz install reference clean
+.PHONY: all deps build build-arm64 deb systemd-test run test check check-kit e2e bench loadtest fuzz install reference clean
 
 all: build
 
@@ -28,13 +28,23 @@ build-arm64: deps
 deb: deps
 	@scripts/deb.sh
 
+# The amd64 package under a real systemd (a volatile systemd-nspawn container of this
+# machine): install, ready, fixes, reload, watchdog, stop, exit 78, purge. Needs root.
+systemd-test: deps
+	@ARCHES=amd64 scripts/deb.sh
+	@scripts/systemd-test.sh
+
 run: build
 	bin/edged run
 
-# Static checks first (cheap, and they name the file), then every test with the race detector.
+# Static checks first (cheap, and they name the file), then every test with the race detector
+# (the arm64 parity test among them), the unit offline, both packages with lintian, and the
+# amd64 package under a real systemd. Steps the machine cannot do skip, saying why.
 test: deps check check-kit
 	$(GO) test -race -tags '$(TAGS)' -timeout $(TEST_TIMEOUT) ./...
 	@scripts/check-systemd.sh
+	@SKIP_MISSING=1 scripts/deb.sh
+	@scripts/systemd-test.sh
 
 check:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
