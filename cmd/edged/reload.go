@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"strconv"
@@ -20,13 +19,9 @@ const reloadPoll = 50 * time.Millisecond
 // unit's ExecReload= and `systemctl reload edged`, fail with the daemon's reason. systemd
 // 252 (Debian 12) has no Type=notify-reload to do this itself.
 func runReload(args []string) error {
-	fs := flag.NewFlagSet("reload", flag.ContinueOnError)
+	fs := newFlags("reload", "[flags] PID\n\nSends SIGHUP to the daemon PID (the unit's $MAINPID) and waits for its answer: exit 0\nwhen it reloaded, 1 with its reason when it refused.")
 	dir := fs.String("runtime-dir", os.Getenv("RUNTIME_DIRECTORY"), "the daemon's runtime `DIR` (systemd: RuntimeDirectory=, /run/edged)")
 	timeout := fs.Duration("timeout", 100*time.Second, "give up waiting for the answer after this long (the unit's TimeoutStartSec= bounds a reload at 120 s)")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: edged reload [flags] PID\n\nReload the daemon PID (the unit's $MAINPID) and wait for its answer.\n\n")
-		fs.PrintDefaults()
-	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
