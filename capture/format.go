@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
-	"strconv"
 	"strings"
 )
 
@@ -186,37 +185,4 @@ func convertCF32(dst []complex64, src []byte) {
 		im := math.Float32frombits(binary.LittleEndian.Uint32(s[4:8]))
 		dst[i] = complex(re, im)
 	}
-}
-
-// ParseHz reads a frequency or sample rate the way rtl_433's -f and -s flags do: a decimal
-// number with an optional k, M or G multiplier and an optional Hz or sps unit ("433.92M",
-// "250k", "868.3MHz", "2.4Msps", "915000000"). It returns the value in Hz (or S/s).
-func ParseHz(s string) (float64, error) {
-	t := strings.TrimSpace(s)
-	low := strings.ToLower(t)
-	for _, unit := range []string{"hz", "sps"} {
-		if strings.HasSuffix(low, unit) {
-			low = strings.TrimSuffix(low, unit)
-			break
-		}
-	}
-	scale := 1.0
-	if low != "" {
-		switch low[len(low)-1] {
-		case 'k':
-			scale = 1e3
-		case 'm':
-			scale = 1e6
-		case 'g':
-			scale = 1e9
-		}
-		if scale != 1 {
-			low = low[:len(low)-1]
-		}
-	}
-	v, err := strconv.ParseFloat(low, 64)
-	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) || v <= 0 {
-		return 0, fmt.Errorf("bad frequency or rate %q (want e.g. 433.92M, 250k, 2400000)", s)
-	}
-	return v * scale, nil
 }

@@ -149,3 +149,35 @@ func TestConvert_CU8MatchesReference(t *testing.T) {
 		t.Errorf("overload = %d, want %d", ov, rails)
 	}
 }
+
+// Ensure the SI parser reads multiplier and unit as rtl_433 does, so the flags and the name
+// scanner, which share it, agree: M is mega (never milli), units are Hz or sps.
+func TestParseSI(t *testing.T) {
+	for _, tc := range []struct {
+		num, suffix string
+		value       float64
+		prefix      byte
+		unit        string
+		ok          bool
+	}{
+		{"433.92", "M", 433.92e6, 'm', "", true},
+		{"433.92", "m", 433.92e6, 'm', "", true},
+		{"250", "k", 250e3, 'k', "", true},
+		{"1", "G", 1e9, 'g', "", true},
+		{"868.3", "MHz", 868.3e6, 'm', "hz", true},
+		{"915000000", "Hz", 915e6, 0, "hz", true},
+		{"2.4", "Msps", 2.4e6, 'm', "sps", true},
+		{"250000", "sps", 250e3, 0, "sps", true},
+		{"5", "", 5, 0, "", true},
+		{"5", "x", 0, 0, "", false},
+		{"5", "kk", 0, 0, "", false},
+		{"5", "hzk", 0, 0, "", false},
+		{"", "k", 0, 0, "", false},
+		{"NaN", "", 0, 0, "", false},
+	} {
+		q, ok := parseSI(tc.num, tc.suffix)
+		if ok != tc.ok || (ok && (math.Abs(q.value-tc.value) > 1e-6 || q.prefix != tc.prefix || q.unit != tc.unit)) {
+			t.Errorf("parseSI(%q, %q) = %+v, %v; want {%v %q %q}, %v", tc.num, tc.suffix, q, ok, tc.value, tc.prefix, tc.unit, tc.ok)
+		}
+	}
+}

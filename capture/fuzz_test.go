@@ -102,3 +102,57 @@ func FuzzConvert(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseHz checks the one SI-suffix parser behind the -f/-s flags, the API's query
+// parameters and recording names: a value it accepts is finite and positive, and agrees
+// with the name scanner on the tokens both read.
+func FuzzParseHz(f *testing.F) {
+	for _, s := range []string{"433.92M", "250k", "868.3MHz", "2.4Msps", "915000000", "1G", "1e6Hz", "0x1p20", "inf", "12q", " 1024k "} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		v, err := ParseHz(s)
+		if err != nil {
+			if strings.Contains(err.Error(), "\n") && !strings.Contains(s, "\n") {
+				t.Errorf("error is not one line: %q", err)
+			}
+			return
+		}
+		if !(v > 0) || math.IsInf(v, 0) {
+			t.Errorf("ParseHz(%q) = %v, want finite and positive", s, v)
+		}
+		// A plain decimal token with M or k reads the same as a file name token.
+		num, unit, ok := splitPlainToken(s)
+		if !ok {
+			return
+		}
+		m, err := ParseName("x_" + num + unit + ".cu8")
+		if err != nil {
+			return
+		}
+		if got := m.CenterFreqHz + m.SampleRateHz; got != v {
+			t.Errorf("ParseHz(%q) = %v but the name token reads %v", s, v, got)
+		}
+	})
+}
+
+// splitPlainToken splits digits[.digits] followed by M or k, the tokens both parsers read.
+func splitPlainToken(s string) (num, unit string, ok bool) {
+	if len(s) < 2 {
+		return "", "", false
+	}
+	num, unit = s[:len(s)-1], s[len(s)-1:]
+	if unit != "M" && unit != "k" {
+		return "", "", false
+	}
+	dot := false
+	for i := 0; i < len(num); i++ {
+		switch c := num[i]; {
+		case c == '.' && !dot && i > 0 && i < len(num)-1:
+			dot = true
+		case c < '0' || c > '9':
+			return "", "", false
+		}
+	}
+	return num, unit, true
+}

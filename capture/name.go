@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
-	"strconv"
 	"strings"
 )
 
@@ -205,38 +204,19 @@ func (t *tokens) scan(s, ext string) error {
 	return nil
 }
 
-// number handles a number token with its unit.
+// number handles a number token with its unit: M or a Hz unit makes it a centre
+// frequency, k or an sps unit a sample rate; anything else is not a token.
 func (t *tokens) number(num, unit string) error {
-	v, err := strconv.ParseFloat(num, 64)
-	if err != nil || math.IsInf(v, 0) {
+	q, ok := parseSI(num, unit)
+	if !ok {
 		return nil // not a usable number; rtl_433 would read garbage, we ignore it
-	}
-	u := strings.ToLower(unit)
-	scale := 1.0
-	if len(u) > 1 {
-		switch u[0] {
-		case 'k':
-			scale = 1e3
-		case 'm':
-			scale = 1e6
-		case 'g':
-			scale = 1e9
-		}
 	}
 	tok := num + unit
 	switch {
-	case u == "m":
-		return t.setFreq(v*1e6, tok)
-	case u == "hz":
-		return t.setFreq(v, tok)
-	case len(u) == 3 && u[1:] == "hz" && scale != 1:
-		return t.setFreq(v*scale, tok)
-	case u == "k":
-		return t.setRate(v*1e3, tok)
-	case u == "sps":
-		return t.setRate(v, tok)
-	case len(u) == 4 && u[1:] == "sps" && scale != 1:
-		return t.setRate(v*scale, tok)
+	case q.unit == "hz" || (q.unit == "" && q.prefix == 'm'):
+		return t.setFreq(q.value, tok)
+	case q.unit == "sps" || (q.unit == "" && q.prefix == 'k'):
+		return t.setRate(q.value, tok)
 	}
 	return nil
 }
