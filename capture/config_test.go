@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/heimdall/edged/internal/backoff"
 )
 
 // Ensure the defaults are valid and every field of the section is checked, each mistake
@@ -79,7 +81,7 @@ func TestSupervise_ConfigFaultIsNotRetried(t *testing.T) {
 			sup.Close()
 		}
 		return nil, errors.New("rtlsdr:0: " + ErrBadConfig.Error())
-	}, SuperviseConfig{Backoff: Backoff{Min: time.Millisecond, Max: time.Millisecond}}, nil)
+	}, SuperviseConfig{Retry: backoff.Policy{Min: time.Millisecond, Max: time.Millisecond}}, nil)
 	if _, err := sup.Read(ctx, make([]complex64, 16)); !errors.Is(err, ErrClosed) || opens.Load() != 3 {
 		t.Fatalf("look-alike: err = %v after %d opens, want retries until Close", err, opens.Load())
 	}
@@ -109,7 +111,7 @@ func TestSupervise_TransientFaultIsRetried(t *testing.T) {
 			return nil, fmt.Errorf("rtlsdr:0: %w", ErrNoDevice)
 		}
 		return src, nil
-	}, SuperviseConfig{Backoff: Backoff{Min: time.Millisecond, Max: 2 * time.Millisecond}}, nil)
+	}, SuperviseConfig{Retry: backoff.Policy{Min: time.Millisecond, Max: 2 * time.Millisecond}}, nil)
 	defer sup.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

@@ -108,7 +108,7 @@ func OpenRecording(rec Recording, opts FileOptions) (Source, error) {
 			Format:       rec.Format,
 			TotalSamples: rec.Samples,
 		},
-		done: make(chan struct{}),
+		life: newLifetime(),
 	}
 	s.raw = make([]byte, fileChunkSamples*s.bps)
 	return s, nil
@@ -341,7 +341,7 @@ type fileSource struct {
 
 	stats  counters
 	closed atomic.Bool
-	done   chan struct{}
+	life   lifetime
 }
 
 func (s *fileSource) Info() Info   { return s.info }
@@ -352,7 +352,7 @@ func (s *fileSource) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
-	close(s.done)
+	s.life.end()
 	return s.file.Close()
 }
 
@@ -412,14 +412,5 @@ func (s *fileSource) waitPace(ctx context.Context, n int) error {
 	if wait <= 0 {
 		return nil
 	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-s.done:
-		return ErrClosed
-	}
+	return s.life.sleep(ctx, wait)
 }

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/heimdall/edged/internal/backoff"
 )
 
 // rtl_tcp command codes (osmocom rtl-sdr src/rtl_tcp.c): one byte, then a big-endian u32.
@@ -38,8 +40,9 @@ type RTLTCPConfig struct {
 	StallTimeout time.Duration
 	// DialTimeout bounds connecting and the greeting (default 5 s).
 	DialTimeout time.Duration
-	// Backoff spaces reconnection attempts (default 250 ms doubling to 30 s).
-	Backoff Backoff
+	// Retry spaces reconnection attempts; zero fields take DefaultRetry's. Samples reset
+	// it, so the first reconnection after a good stream waits about Retry.Min.
+	Retry backoff.Policy
 }
 
 // withDefaults fills zero fields.
@@ -50,7 +53,7 @@ func (c RTLTCPConfig) withDefaults() RTLTCPConfig {
 	if c.DialTimeout <= 0 {
 		c.DialTimeout = 5 * time.Second
 	}
-	c.Backoff = c.Backoff.withDefaults()
+	c.Retry = retryPolicy(c.Retry)
 	return c
 }
 
@@ -105,19 +108,22 @@ type rtlTCP struct {
 	conn       net.Conn
 	raw        []byte
 	carry      int // 0 or 1 byte of a sample split across reads, kept at raw[0]
-	failures   int
+	retry      *backoff.Backoff
+	retryIn    time.Duration // wait before the next connection attempt
 	lastData   time.Time
 	gapPending bool
 	loss       *lossClock
 
-	// mu guards live, the connection Close must shut to unblock Read.
-	mu     sync.Mutex
-	live   net.Conn
-	header atomic.Pointer[RTLTCPHeader]
+	// mu guards live, the connection Close must shut to unblock Read, and lastErr.
+	mu       sync.Mutex
+	live     net.Conn
+	lastErr  error
+	header   atomic.Pointer[RTLTCPHeader]
+	restarts atomic.Uint64
 
 	stats  counters
 	closed atomic.Bool
-	done   chan struct{}
+	life   lifetime
 }
 
 // NewRTLTCP returns an rtl_tcp client for addr ("host:port") that connects on the first Read
@@ -137,7 +143,6 @@ func DialRTLTCP(ctx context.Context, addr string, cfg RTLTCPConfig, log *slog.Lo
 	if err := s.connect(ctx); err != nil {
 		return nil, err
 	}
-	s.failures = 0
 	return s, nil
 }
 
@@ -165,13 +170,31 @@ func newRTLTCP(addr string, cfg RTLTCPConfig, log *slog.Logger) (*rtlTCP, error)
 			Live:         true,
 			Format:       FormatCU8,
 		},
-		raw:  make([]byte, 1+2*fileChunkSamples),
-		done: make(chan struct{}),
+		raw:   make([]byte, 1+2*fileChunkSamples),
+		retry: backoff.New(cfg.Retry),
+		life:  newLifetime(),
 	}, nil
 }
 
 func (s *rtlTCP) Info() Info   { return s.info }
 func (s *rtlTCP) Stats() Stats { return s.stats.snapshot() }
+
+// Restarts counts the connections dropped after a stall or a failure to reconnect.
+func (s *rtlTCP) Restarts() uint64 { return s.restarts.Load() }
+
+// Err is why samples are not flowing (the last connection or read failure), nil once they
+// flow again.
+func (s *rtlTCP) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastErr
+}
+
+func (s *rtlTCP) setErr(err error) {
+	s.mu.Lock()
+	s.lastErr = err
+	s.mu.Unlock()
+}
 
 // Header returns the greeting of the current or last server, or nil before the first
 // connection.
@@ -182,7 +205,7 @@ func (s *rtlTCP) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
-	close(s.done)
+	s.life.end()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.live != nil {
@@ -237,12 +260,17 @@ func (s *rtlTCP) connect(ctx context.Context) error {
 	return nil
 }
 
-// drop closes the current connection after a failure and arms gap accounting.
+// drop closes the current connection after a failure and arms gap accounting. It counts
+// as a failure: a server that accepts and hangs up at once is retried with backoff, not in
+// a tight loop.
 func (s *rtlTCP) drop(reason string, err error) {
-	s.log.Warn("rtl_tcp connection lost, reconnecting", "addr", s.addr, "reason", reason, "err", err)
+	s.retryIn = s.retry.Fail()
+	s.restarts.Add(1)
+	s.log.Warn("rtl_tcp connection lost, reconnecting", "addr", s.addr, "reason", reason, "err", err, "retry_in", s.retryIn)
 	s.conn.Close()
 	s.mu.Lock()
 	s.live = nil
+	s.lastErr = err
 	s.mu.Unlock()
 	s.conn = nil
 	s.gapPending = !s.lastData.IsZero()
@@ -262,15 +290,16 @@ func (s *rtlTCP) Read(ctx context.Context, buf []complex64) (int, error) {
 			return 0, err
 		}
 		if s.conn == nil {
-			if err := sleepCtx(ctx, s.cfg.Backoff.delay(s.failures), s.done); err != nil {
+			if err := s.life.sleep(ctx, s.retryIn); err != nil {
 				return 0, err
 			}
 			if err := s.connect(ctx); err != nil {
 				if ctx.Err() != nil || s.closed.Load() {
 					continue
 				}
-				s.failures++
-				s.log.Warn("rtl_tcp connect failed", "addr", s.addr, "err", err, "attempt", s.failures, "retry_in", s.cfg.Backoff.delay(s.failures))
+				s.retryIn = s.retry.Fail()
+				s.setErr(err)
+				s.log.Warn("rtl_tcp connect failed", "addr", s.addr, "err", err, "attempt", s.retry.Failures(), "retry_in", s.retryIn)
 				continue
 			}
 		}
@@ -322,7 +351,10 @@ func (s *rtlTCP) readOnce(ctx context.Context, buf []complex64) (int, error) {
 
 // account updates the counters for n samples that arrived at now.
 func (s *rtlTCP) account(n, ov int, now time.Time) {
-	s.failures = 0
+	if s.retry.Failures() > 0 {
+		s.retry.Reset()
+		s.setErr(nil)
+	}
 	if s.loss == nil {
 		s.loss = newLossClock(s.cfg.SampleRateHz, now)
 	}

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/heimdall/edged/internal/backoff"
 )
 
 // rtlTCPServer is an in-process rtl_tcp server speaking the real protocol on 127.0.0.1. Each
@@ -195,7 +197,7 @@ func TestRTLTCP_RecoversFromStall(t *testing.T) {
 	defer close(release)
 	const rate, stall = 250e3, 200 * time.Millisecond
 	cfg := RTLTCPConfig{Tuning: Tuning{CenterFreqHz: 433.92e6, SampleRateHz: rate}, StallTimeout: stall,
-		Backoff: Backoff{Min: 10 * time.Millisecond, Max: 100 * time.Millisecond}}
+		Retry: backoff.Policy{Min: 10 * time.Millisecond, Max: 100 * time.Millisecond}}
 	s, err := NewRTLTCP(srv.addr(), cfg, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -222,7 +224,7 @@ func TestRTLTCP_RecoversFromDrop(t *testing.T) {
 		func(c net.Conn) { drainCommands(c); stream(c, 0x20) },
 	)
 	cfg := RTLTCPConfig{Tuning: Tuning{CenterFreqHz: 433.92e6, SampleRateHz: 2.4e6},
-		Backoff: Backoff{Min: 10 * time.Millisecond, Max: 100 * time.Millisecond}}
+		Retry: backoff.Policy{Min: 10 * time.Millisecond, Max: 100 * time.Millisecond}}
 	s, err := NewRTLTCP(srv.addr(), cfg, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -268,7 +270,7 @@ func TestRTLTCP_ServerDownKeepsRetrying(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close() // nothing listens here now
-	cfg := RTLTCPConfig{Tuning: Tuning{CenterFreqHz: 1e8, SampleRateHz: 250e3}, Backoff: Backoff{Min: time.Millisecond, Max: 5 * time.Millisecond}}
+	cfg := RTLTCPConfig{Tuning: Tuning{CenterFreqHz: 1e8, SampleRateHz: 250e3}, Retry: backoff.Policy{Min: time.Millisecond, Max: 5 * time.Millisecond}}
 	if _, err := DialRTLTCP(context.Background(), addr, cfg, nil); err == nil {
 		t.Fatal("DialRTLTCP to a closed port succeeded")
 	}
@@ -332,16 +334,6 @@ func TestLossClock(t *testing.T) {
 	}
 	if gapSamples(1500*time.Millisecond, 2.4e6) != 3600000 || gapSamples(-time.Second, 1) != 0 {
 		t.Error("gapSamples is wrong")
-	}
-}
-
-func TestBackoffDelay(t *testing.T) {
-	b := Backoff{Min: 100 * time.Millisecond, Max: time.Second}
-	want := []time.Duration{0, 100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond, time.Second, time.Second}
-	for i, w := range want {
-		if d := b.delay(i); d != w {
-			t.Errorf("delay(%d) = %v, want %v", i, d, w)
-		}
 	}
 }
 

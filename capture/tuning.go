@@ -1,9 +1,7 @@
 package capture
 
 import (
-	"context"
 	"math"
-	"time"
 
 	"github.com/heimdall/edged/configs/check"
 )
@@ -82,53 +80,4 @@ func checkRTL2832Rate(hz float64) error {
 		return nil
 	}
 	return check.Errorf(ErrBadConfig, "sample_rate_hz", "%v: the RTL2832 takes 225001 to 300000 or 900001 to 3200000 S/s", hz)
-}
-
-// Backoff is a capped exponential retry schedule.
-type Backoff struct {
-	// Min is the wait before the second attempt (the first is immediate).
-	Min time.Duration
-	// Max caps the wait.
-	Max time.Duration
-}
-
-// delay is the wait before attempt number failures+1 after that many consecutive failures.
-func (b Backoff) delay(failures int) time.Duration {
-	if failures <= 0 {
-		return 0
-	}
-	d := b.Min
-	for i := 1; i < failures && d < b.Max; i++ {
-		d *= 2
-	}
-	return min(d, b.Max)
-}
-
-// withDefaults fills zero fields.
-func (b Backoff) withDefaults() Backoff {
-	if b.Min <= 0 {
-		b.Min = 250 * time.Millisecond
-	}
-	if b.Max <= 0 {
-		b.Max = 30 * time.Second
-	}
-	b.Max = max(b.Max, b.Min)
-	return b
-}
-
-// sleepCtx waits d unless ctx or done ends first.
-func sleepCtx(ctx context.Context, d time.Duration, done <-chan struct{}) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-done:
-		return ErrClosed
-	}
 }

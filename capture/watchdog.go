@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/heimdall/edged/internal/backoff"
 )
 
 // SuperviseConfig configures a Supervisor.
@@ -19,9 +21,10 @@ type SuperviseConfig struct {
 	// as stalled and is closed and reopened (default 5 s). It also bounds how long Healthy
 	// stays true after the last sample.
 	StallTimeout time.Duration
-	// Backoff spaces reopening attempts (default 1 s doubling to 60 s); the first reopen after
-	// a stall waits Backoff.Min, so a wedged dongle is not hammered.
-	Backoff Backoff
+	// Retry spaces reopening attempts; zero fields take DefaultRetry's. The first reopen
+	// after a stall waits about Retry.Min, so a wedged dongle is not hammered; samples
+	// reset it.
+	Retry backoff.Policy
 }
 
 // Supervisor is a Source that keeps a live source running: it opens it on first Read,
@@ -35,7 +38,8 @@ type Supervisor struct {
 	log  *slog.Logger
 
 	// Read's state.
-	failures   int
+	retry      *backoff.Backoff
+	retryIn    time.Duration // wait before the next open
 	gapPending bool
 
 	mu       sync.Mutex
@@ -47,7 +51,7 @@ type Supervisor struct {
 
 	lastSample atomic.Int64 // unix nanoseconds of the last delivered sample; 0 before any
 	closed     atomic.Bool
-	done       chan struct{}
+	life       lifetime
 }
 
 // supervised is one opened source and whether it has been closed already (the stall timer
@@ -66,17 +70,11 @@ func Supervise(open func(ctx context.Context) (Source, error), cfg SuperviseConf
 	if cfg.StallTimeout <= 0 {
 		cfg.StallTimeout = 5 * time.Second
 	}
-	if cfg.Backoff.Min <= 0 {
-		cfg.Backoff.Min = time.Second
-	}
-	if cfg.Backoff.Max <= 0 {
-		cfg.Backoff.Max = time.Minute
-	}
-	cfg.Backoff = cfg.Backoff.withDefaults()
+	cfg.Retry = retryPolicy(cfg.Retry)
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Supervisor{open: open, cfg: cfg, log: log, info: cfg.Info, done: make(chan struct{})}
+	return &Supervisor{open: open, cfg: cfg, log: log, info: cfg.Info, retry: backoff.New(cfg.Retry), life: newLifetime()}
 }
 
 // Info describes the current source, or SuperviseConfig.Info before one opened.
@@ -143,7 +141,7 @@ func (s *Supervisor) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
-	close(s.done)
+	s.life.end()
 	s.mu.Lock()
 	cur := s.cur
 	s.mu.Unlock()
@@ -180,8 +178,8 @@ func (s *Supervisor) Read(ctx context.Context, buf []complex64) (int, error) {
 					// not support): retrying would only repeat the refusal.
 					return 0, err
 				}
-				s.failures++
-				s.log.Warn("capture source failed to open", "err", err, "attempt", s.failures, "retry_in", s.cfg.Backoff.delay(s.failures))
+				s.retryIn = s.retry.Fail()
+				s.log.Warn("capture source failed to open", "err", err, "attempt", s.retry.Failures(), "retry_in", s.retryIn)
 				continue
 			}
 		}
@@ -205,19 +203,12 @@ func (s *Supervisor) Read(ctx context.Context, buf []complex64) (int, error) {
 
 // reopen waits out the backoff and opens a source.
 func (s *Supervisor) reopen(ctx context.Context) (*supervised, error) {
-	if err := sleepCtx(ctx, s.cfg.Backoff.delay(s.failures), s.done); err != nil {
+	if err := s.life.sleep(ctx, s.retryIn); err != nil {
 		return nil, err
 	}
 	// Close must be able to abort a slow open too.
-	octx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() {
-		select {
-		case <-s.done:
-			cancel()
-		case <-octx.Done():
-		}
-	}()
+	octx, release := s.life.bind(ctx)
+	defer release()
 	src, err := s.open(octx)
 	if err != nil {
 		return nil, err
@@ -262,8 +253,11 @@ func (s *Supervisor) readOnce(ctx context.Context, cur *supervised, buf []comple
 			}
 		}
 		s.lastSample.Store(now.UnixNano())
-		s.failures = 0
-		s.setErr(nil)
+		if s.retry.Failures() > 0 {
+			s.retry.Reset()
+			s.retryIn = 0
+			s.setErr(nil)
+		}
 		return n, nil
 	}
 	if err != nil && context.Cause(rctx) == ErrStalled && ctx.Err() == nil {
@@ -285,9 +279,9 @@ func (s *Supervisor) retire(cur *supervised, err error) {
 	s.restarts++
 	s.lastErr = err
 	s.mu.Unlock()
-	s.failures++
+	s.retryIn = s.retry.Fail()
 	s.gapPending = s.lastSample.Load() != 0
-	s.log.Warn("capture source restarting", "source", s.info.Name, "err", err, "retry_in", s.cfg.Backoff.delay(s.failures))
+	s.log.Warn("capture source restarting", "source", s.info.Name, "err", err, "retry_in", s.retryIn)
 }
 
 func (s *Supervisor) setErr(err error) {

@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/heimdall/edged/internal/backoff"
 )
 
 // scriptedSource delivers `before` reads of 10 samples, then stalls (blocks until ctx ends or
@@ -77,7 +79,7 @@ func TestSupervise_StallMakesUnhealthyThenRecovers(t *testing.T) {
 			return nil, ctx.Err()
 		}
 	}
-	sup := Supervise(open, SuperviseConfig{StallTimeout: stall, Backoff: Backoff{Min: time.Millisecond, Max: 10 * time.Millisecond},
+	sup := Supervise(open, SuperviseConfig{StallTimeout: stall, Retry: backoff.Policy{Min: time.Millisecond, Max: 10 * time.Millisecond},
 		Info: Info{Name: "scripted", SampleRateHz: 1e6, Live: true}}, nil)
 	defer sup.Close()
 	if sup.Healthy() {
@@ -162,7 +164,7 @@ func TestSupervise_OpenFailuresRetry(t *testing.T) {
 		attempts.Add(1)
 		return nil, ErrNoDevice
 	}
-	sup := Supervise(open, SuperviseConfig{Backoff: Backoff{Min: time.Millisecond, Max: 2 * time.Millisecond}}, nil)
+	sup := Supervise(open, SuperviseConfig{Retry: backoff.Policy{Min: time.Millisecond, Max: 2 * time.Millisecond}}, nil)
 	defer sup.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
