@@ -7,8 +7,10 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/heimdall/edged/configs/check"
+	"github.com/heimdall/edged/internal/backoff"
 )
 
 // Config is the `mqtt:` section of edged.yaml. Start from DefaultConfig and overlay the
@@ -46,9 +48,13 @@ type Config struct {
 	KeepaliveSeconds int `yaml:"keepalive_seconds" json:"keepalive_seconds"`
 	// ConnectTimeoutSeconds bounds one connection attempt (default 10).
 	ConnectTimeoutSeconds int `yaml:"connect_timeout_seconds" json:"connect_timeout_seconds"`
-	// ReconnectMinMs is the first retry delay after a failed connect (default 1000).
+	// ReconnectMinMs is the wait after the first failed attempt or a lost connection
+	// (default 500); it doubles with each further failure and starts again from here after
+	// every successful connection.
 	ReconnectMinMs int `yaml:"reconnect_min_ms" json:"reconnect_min_ms"`
-	// ReconnectMaxMs caps the doubling retry delay (default 60000, rtl_433's cap).
+	// ReconnectMaxMs caps every wait, jitter included (default 3000): edged is publishing
+	// again within about this long of the broker accepting connections, however long it
+	// was gone.
 	ReconnectMaxMs int `yaml:"reconnect_max_ms" json:"reconnect_max_ms"`
 	// Inflight is how many fixes may await their PUBACK/PUBCOMP at once (default 64).
 	// It is also the most duplicates a consumer can see after a reconnect.
@@ -76,8 +82,8 @@ const (
 	DefaultQoS                   = 1
 	DefaultKeepaliveSeconds      = 30
 	DefaultConnectTimeoutSeconds = 10
-	DefaultReconnectMinMs        = 1000
-	DefaultReconnectMaxMs        = 60000
+	DefaultReconnectMinMs        = 500
+	DefaultReconnectMaxMs        = 3000
 	DefaultInflight              = 64
 )
 
@@ -128,6 +134,16 @@ const (
 
 // Enabled reports whether a broker is set.
 func (c Config) Enabled() bool { return c.Broker != "" }
+
+// retryPolicy is the reconnection schedule: from ReconnectMinMs doubling up to
+// ReconnectMaxMs, each wait spread over its upper half.
+func (c Config) retryPolicy() backoff.Policy {
+	return backoff.Policy{
+		Min:    time.Duration(c.ReconnectMinMs) * time.Millisecond,
+		Max:    time.Duration(c.ReconnectMaxMs) * time.Millisecond,
+		Jitter: backoff.DefaultJitter,
+	}
+}
 
 // isTLSScheme reports whether paho dials TLS for this URL scheme.
 func isTLSScheme(s string) bool {

@@ -63,10 +63,44 @@ func classify(err error) error {
 	return err
 }
 
+// lostSignal is fired by paho's connection-lost handler, with paho's cause.
+type lostSignal struct {
+	ch   chan struct{}
+	once sync.Once
+	err  error
+}
+
+func newLostSignal() *lostSignal { return &lostSignal{ch: make(chan struct{})} }
+
+func (l *lostSignal) fire(err error) {
+	l.once.Do(func() {
+		if err == nil {
+			err = errors.New("no cause given")
+		}
+		l.err = err
+		close(l.ch)
+	})
+}
+
+// done is closed when the connection is lost.
+func (l *lostSignal) done() <-chan struct{} { return l.ch }
+
+// fired reports whether the connection was lost.
+func (l *lostSignal) fired() bool {
+	select {
+	case <-l.ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// cause is ErrConnectionLost wrapped with paho's reason; call it after done is closed.
+func (l *lostSignal) cause() error { return fmt.Errorf("%w: %w", ErrConnectionLost, l.err) }
+
 // connect makes one attempt: dial, CONNECT, then "online" and the model, retained.
-func (m *MQTT) connect(ctx context.Context) (mqtt.Client, <-chan struct{}, error) {
-	lost := make(chan struct{})
-	var once sync.Once
+func (m *MQTT) connect(ctx context.Context) (mqtt.Client, *lostSignal, error) {
+	lost := newLostSignal()
 	timeout := time.Duration(m.cfg.ConnectTimeoutSeconds) * time.Second
 	o := mqtt.NewClientOptions().
 		AddBroker(m.url).
@@ -79,7 +113,7 @@ func (m *MQTT) connect(ctx context.Context) (mqtt.Client, <-chan struct{}, error
 		SetConnectTimeout(timeout).
 		SetWriteTimeout(timeout).
 		SetWill(m.topicAv, "offline", 1, true).
-		SetConnectionLostHandler(func(_ mqtt.Client, _ error) { once.Do(func() { close(lost) }) })
+		SetConnectionLostHandler(func(_ mqtt.Client, err error) { lost.fire(err) })
 	if m.cfg.Username != "" {
 		o.SetUsername(m.cfg.Username).SetPassword(m.password)
 	}

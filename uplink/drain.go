@@ -23,8 +23,9 @@ func done(t mqtt.Token) bool {
 	}
 }
 
-// session drains the outbox over one connection until ctx ends or it drops.
-func (m *MQTT) session(ctx context.Context, c mqtt.Client, lost <-chan struct{}) error {
+// session drains the outbox over one connection until ctx ends or it drops, and returns
+// how many publishes were still unacknowledged then (they stay in the outbox).
+func (m *MQTT) session(ctx context.Context, c mqtt.Client, lost *lostSignal) (unacked int, err error) {
 	var (
 		queue  []pending // in Seq order, oldest first
 		cursor uint64    // highest Seq handed to paho
@@ -57,9 +58,9 @@ func (m *MQTT) session(ctx context.Context, c mqtt.Client, lost <-chan struct{})
 		if len(queue) == 0 {
 			select {
 			case <-ctx.Done():
-				return ctx.Err()
-			case <-lost:
-				return ErrConnectionLost
+				return 0, ctx.Err()
+			case <-lost.done():
+				return 0, lost.cause()
 			case <-m.wake:
 			case <-poll.C:
 			}
@@ -67,28 +68,26 @@ func (m *MQTT) session(ctx context.Context, c mqtt.Client, lost <-chan struct{})
 		}
 		select {
 		case <-ctx.Done():
-			m.finish(queue, ak)
-			return ctx.Err()
-		case <-lost:
-			return ErrConnectionLost
+			return m.finish(queue, ak), ctx.Err()
+		case <-lost.done():
+			return len(queue), lost.cause()
 		case <-queue[0].tok.Done():
 			var err error
-			queue, err = m.ackDone(queue, ak)
-			if err != nil {
-				return err
+			if queue, err = m.ackDone(queue, ak); err != nil {
+				return len(queue), err
 			}
 		}
 	}
 }
 
-// ackDone removes the completed prefix of queue and hands it to the acker.
+// ackDone removes the completed prefix of queue and hands it to the acker. On a failed
+// publish it returns what is left of queue, the failed one first, with the error.
 func (m *MQTT) ackDone(queue []pending, ak *acker) ([]pending, error) {
 	var seqs []uint64
 	i := 0
 	var failed error
 	for ; i < len(queue) && done(queue[i].tok); i++ {
 		if err := queue[i].tok.Error(); err != nil {
-			m.pubErrors.Add(1)
 			failed = fmt.Errorf("publish seq %d: %w", queue[i].seq, err)
 			break
 		}
@@ -99,7 +98,7 @@ func (m *MQTT) ackDone(queue []pending, ak *acker) ([]pending, error) {
 	if failed != nil {
 		// Later messages may be out already; reconnecting re-sends from the oldest
 		// unacknowledged fix so order holds for first deliveries.
-		return nil, failed
+		return queue[i:], failed
 	}
 	n := copy(queue, queue[i:])
 	queue = queue[:n]
@@ -108,21 +107,22 @@ func (m *MQTT) ackDone(queue []pending, ak *acker) ([]pending, error) {
 }
 
 // finish waits briefly on shutdown for fixes in flight, so a clean stop leaves no
-// duplicates behind.
-func (m *MQTT) finish(queue []pending, ak *acker) {
+// duplicates behind. It returns how many stayed unacknowledged.
+func (m *MQTT) finish(queue []pending, ak *acker) int {
 	deadline := time.NewTimer(finishWait)
 	defer deadline.Stop()
 	for len(queue) > 0 {
 		select {
 		case <-deadline.C:
-			return
+			return len(queue)
 		case <-queue[0].tok.Done():
 			var err error
 			if queue, err = m.ackDone(queue, ak); err != nil {
-				return
+				return len(queue)
 			}
 		}
 	}
+	return 0
 }
 
 // acker deletes acknowledged fixes from the outbox in its own goroutine, so publishing

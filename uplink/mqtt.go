@@ -12,8 +12,9 @@
 // The pipeline commits fixes to the store, then calls Notify. Run drains the outbox in
 // Seq order with at most Inflight fixes awaiting acknowledgement, and deletes an entry
 // only once paho reports its PUBACK (QoS 1) or PUBCOMP (QoS 2). Run never blocks startup
-// on the broker: it retries with capped exponential backoff, logging each failure's
-// reason, until its context ends; then it publishes "offline" and disconnects.
+// on the broker: it retries with capped, jittered exponential backoff (reset by every
+// successful connection), logging each failure's reason, until its context ends; then it
+// publishes "offline" and disconnects.
 //
 // # Caveats
 //
@@ -31,13 +32,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/heimdall/edged/internal/backoff"
 	"github.com/heimdall/edged/store"
 )
 
@@ -75,8 +76,10 @@ const (
 type Stats struct {
 	Connected        bool              // a session is up and "online" was published
 	Published        uint64            // fixes the broker acknowledged (PUBACK/PUBCOMP); deleted from the outbox right after
-	PublishErrors    uint64            // publishes that failed (connection lost in flight, timeout)
+	PublishErrors    uint64            // publishes that failed on a connection that stayed up (timeout)
+	PublishesLost    uint64            // publishes in flight when the connection dropped (sent again from the outbox)
 	Connects         uint64            // connections the broker accepted (CONNACK 0)
+	Reconnects       uint64            // of those, connections after the first
 	ConnectFailures  map[string]uint64 // failed connection attempts by Reason*
 	ConnectionLosses uint64            // established connections that dropped
 	LastConnectError string            // the latest connect failure, "" if none
@@ -103,6 +106,7 @@ type MQTT struct {
 	connected  atomic.Bool
 	published  atomic.Uint64
 	pubErrors  atomic.Uint64
+	pubLost    atomic.Uint64
 	connects   atomic.Uint64
 	losses     atomic.Uint64
 	inflight   atomic.Int64
@@ -167,6 +171,7 @@ func (m *MQTT) Stats() Stats {
 		Connected:        m.connected.Load(),
 		Published:        m.published.Load(),
 		PublishErrors:    m.pubErrors.Load(),
+		PublishesLost:    m.pubLost.Load(),
 		Connects:         m.connects.Load(),
 		ConnectionLosses: m.losses.Load(),
 		Inflight:         int(m.inflight.Load()),
@@ -175,6 +180,7 @@ func (m *MQTT) Stats() Stats {
 		Dropped:          m.db.Dropped(),
 		ConnectFailures:  map[string]uint64{},
 	}
+	s.Reconnects = max(s.Connects, 1) - 1
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for k, v := range m.failures {
@@ -245,9 +251,7 @@ func (m *MQTT) Run(ctx context.Context) error {
 		return errors.New("uplink: Run called twice")
 	}
 	defer m.running.Store(false)
-	minDelay := time.Duration(m.cfg.ReconnectMinMs) * time.Millisecond
-	maxDelay := time.Duration(m.cfg.ReconnectMaxMs) * time.Millisecond
-	delay := minDelay
+	retry := backoff.New(m.cfg.retryPolicy())
 	for ctx.Err() == nil {
 		client, lost, err := m.connect(ctx)
 		if err != nil {
@@ -259,45 +263,48 @@ func (m *MQTT) Run(ctx context.Context) error {
 			m.failures[reason]++
 			m.lastErr = err.Error()
 			m.mu.Unlock()
-			// Jitter ±20% so receivers that lost the same broker do not return in step.
-			wait := time.Duration(float64(delay) * (0.8 + 0.4*rand.Float64()))
+			wait := retry.Fail()
 			m.log.Warn("uplink: connect failed", "broker", m.url, "reason", reason, "err", err, "retry_in", wait.Round(time.Millisecond))
-			if !sleepCtx(ctx, wait) {
+			if backoff.Sleep(ctx, wait) != nil {
 				break
 			}
-			delay = min(2*delay, maxDelay)
 			continue
 		}
-		start := time.Now()
-		err = m.session(ctx, client, lost)
+		// The broker is back: whatever the outage before, a drop from now on is retried
+		// from the shortest wait, so a blip after a long outage costs a blip.
+		retry.Reset()
+		unacked, err := m.session(ctx, client, lost)
+		open := client.IsConnectionOpen()
+		if !open && !lost.fired() && ctx.Err() == nil {
+			// paho fails the publishes in flight before it calls the lost handler with
+			// the reason: wait for that reason, briefly, so the log can say it.
+			select {
+			case <-lost.done():
+			case <-time.After(2 * time.Second):
+			}
+		}
+		if lost.fired() {
+			err = lost.cause()
+		}
 		m.endSession(client, ctx.Err() != nil)
 		if ctx.Err() != nil {
 			break
 		}
-		m.losses.Add(1)
-		m.log.Warn("uplink: connection lost; reconnecting", "broker", m.url, "err", err)
-		// A connection that dropped at once (e.g. another client with our id) must not
-		// make us reconnect in a tight loop: reset the backoff only after a stable one.
-		if time.Since(start) > maxDelay {
-			delay = minDelay
+		if !open || lost.fired() {
+			m.pubLost.Add(uint64(unacked))
+		} else if unacked > 0 {
+			m.pubErrors.Add(1)
 		}
-		if !sleepCtx(ctx, delay) {
+		m.losses.Add(1)
+		// A connection dropped at once (another client with our id, say) still waits
+		// before the next attempt: no tight loop.
+		wait := retry.Fail()
+		m.log.Warn("uplink: connection lost; reconnecting", "broker", m.url, "err", err, "unacknowledged", unacked, "retry_in", wait.Round(time.Millisecond))
+		if backoff.Sleep(ctx, wait) != nil {
 			break
 		}
-		delay = min(2*delay, maxDelay)
 	}
 	return nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
 
 // endSession publishes "offline" on a clean shutdown and closes the client.

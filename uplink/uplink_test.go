@@ -218,6 +218,15 @@ func TestDeleteOnlyAfterPuback(t *testing.T) {
 	if dups != 16 {
 		t.Errorf("%d duplicates, want the 16 that were never acknowledged", dups)
 	}
+	// The 16 were cut off by the dropped connection: counted as lost publishes, not as
+	// errors, and the loss is logged with paho's reason.
+	if st := up.Stats(); st.PublishesLost != 16 || st.PublishErrors != 0 {
+		t.Errorf("PublishesLost %d, PublishErrors %d; want 16 and 0", st.PublishesLost, st.PublishErrors)
+	}
+	rs := rec.waitLogs(t, 1, slog.LevelWarn, "connection lost", 10*time.Second)
+	if e := attr(rs[0], "err").String(); !strings.HasPrefix(e, ErrConnectionLost.Error()+": ") || attr(rs[0], "unacknowledged").Int64() != 16 {
+		t.Errorf("connection-loss log err=%q unacknowledged=%v, want the cause and 16", e, attr(rs[0], "unacknowledged"))
+	}
 }
 
 // Ensure that a broker whose certificate comes from another CA is refused, retried and

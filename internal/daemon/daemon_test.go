@@ -13,6 +13,7 @@ import (
 
 	"github.com/heimdall/edged/capture"
 	"github.com/heimdall/edged/configs"
+	"github.com/heimdall/edged/internal/backoff"
 )
 
 // newTestDaemon is a daemon on the defaults with a private state directory and an
@@ -39,7 +40,7 @@ func newTestDaemon(t *testing.T, open func(configs.Config) (capture.Source, erro
 func TestRunPipelinesClassifiesSourceFaults(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	fast := capture.SuperviseConfig{Backoff: capture.Backoff{Min: time.Millisecond, Max: 2 * time.Millisecond},
+	fast := capture.SuperviseConfig{Retry: backoff.Policy{Min: time.Millisecond, Max: 2 * time.Millisecond},
 		Info: capture.Info{Name: "rtlsdr:0", CenterFreqHz: 433.92e6, SampleRateHz: 250e3, Live: true}}
 
 	refused := newTestDaemon(t, func(configs.Config) (capture.Source, error) {
