@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/heimdall/edged/configs/check"
+	"github.com/heimdall/edged/internal/backoff"
 )
 
 // Config is the `source:` section of edged.yaml: which IQ source the daemon reads and how.
@@ -21,6 +22,12 @@ type Config struct {
 	// StallTimeoutSeconds is how long a source may deliver nothing before it is restarted
 	// (and the daemon reports not-ready).
 	StallTimeoutSeconds float64 `yaml:"stall_timeout_seconds"`
+	// RetryMinSeconds and RetryMaxSeconds space the reconnections of a lost or stalled
+	// rtl_tcp server or dongle: the wait doubles from the minimum up to the maximum
+	// (jittered, never above it) and starts again from the minimum once samples flow, so
+	// samples are back within about RetryMaxSeconds of the server or dongle returning.
+	RetryMinSeconds float64 `yaml:"retry_min_seconds"`
+	RetryMaxSeconds float64 `yaml:"retry_max_seconds"`
 	// File is the recording for kind file.
 	File FileSection `yaml:"file"`
 	// RTLTCP is the server for kind rtl_tcp.
@@ -107,6 +114,8 @@ func DefaultConfig() Config {
 	return Config{
 		Kind:                KindFile,
 		StallTimeoutSeconds: 5,
+		RetryMinSeconds:     DefaultRetry.Min.Seconds(),
+		RetryMaxSeconds:     DefaultRetry.Max.Seconds(),
 		File:                FileSection{Path: DemoPath, Pace: 1, Loop: true},
 		RTLTCP:              RTLTCPSection{Address: "127.0.0.1:1234", TuningConfig: tun},
 		RTLSDR:              RTLSDRSection{Device: "0", TuningConfig: tun},
@@ -121,6 +130,10 @@ func (c Config) Validate() error {
 	l := check.NewList(ErrBadConfig)
 	l.OneOf("kind", c.Kind, KindFile, KindRTLTCP, KindRTLSDR)
 	l.Positive("stall_timeout_seconds", c.StallTimeoutSeconds, MaxStallTimeoutSeconds, "seconds")
+	if l.Positive("retry_min_seconds", c.RetryMinSeconds, MaxStallTimeoutSeconds, "seconds") && c.RetryMaxSeconds < c.RetryMinSeconds {
+		l.Add("retry_max_seconds", "%g: want at least retry_min_seconds (%g)", c.RetryMaxSeconds, c.RetryMinSeconds)
+	}
+	l.Positive("retry_max_seconds", c.RetryMaxSeconds, MaxStallTimeoutSeconds, "seconds")
 	l.Wrap("file", c.File.validate(c.Kind == KindFile))
 	_, _, err := c.RTLTCP.Config()
 	l.Wrap("rtl_tcp", err)
@@ -215,7 +228,7 @@ func (s RTLSDRSection) Config() (RTLSDRConfig, error) {
 // connection restarts them with backoff; a recording is opened at once, so a missing or
 // unreadable one fails here. The caller has replaced DemoPath by a real path.
 func (c Config) Open(log *slog.Logger) (Source, error) {
-	stall := time.Duration(c.StallTimeoutSeconds * float64(time.Second))
+	stall := c.StallTimeout()
 	switch c.Kind {
 	case KindFile:
 		opts, err := c.File.Options()
@@ -228,7 +241,7 @@ func (c Config) Open(log *slog.Logger) (Source, error) {
 		if err != nil {
 			return nil, check.In("source.rtl_tcp", err)
 		}
-		rc.StallTimeout = stall
+		rc.StallTimeout, rc.Retry = stall, c.Retry()
 		return NewRTLTCP(addr, rc, log)
 	case KindRTLSDR:
 		rc, err := c.RTLSDR.Config()
@@ -243,9 +256,25 @@ func (c Config) Open(log *slog.Logger) (Source, error) {
 		}, SuperviseConfig{
 			Info:         Info{Name: rc.name(), CenterFreqHz: rc.CenterFreqHz, SampleRateHz: rc.SampleRateHz, Live: true},
 			StallTimeout: stall,
+			Retry:        c.Retry(),
 		}, log), nil
 	}
 	return nil, check.Errorf(ErrBadConfig, "source.kind", "%q: want file, rtl_tcp or rtlsdr", c.Kind)
+}
+
+// StallTimeout is StallTimeoutSeconds as a duration.
+func (c Config) StallTimeout() time.Duration {
+	return time.Duration(c.StallTimeoutSeconds * float64(time.Second))
+}
+
+// Retry is the reconnection schedule of RetryMinSeconds and RetryMaxSeconds, with
+// DefaultRetry's jitter. The daemon restarts a failed pipeline on it too.
+func (c Config) Retry() backoff.Policy {
+	return backoff.Policy{
+		Min:    time.Duration(c.RetryMinSeconds * float64(time.Second)),
+		Max:    time.Duration(c.RetryMaxSeconds * float64(time.Second)),
+		Jitter: DefaultRetry.Jitter,
+	}
 }
 
 // ParseGainMode parses a gain mode; empty means auto.

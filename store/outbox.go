@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -58,4 +59,32 @@ func (db *DB) OutboxLen() (count int, bytes int64) {
 	// Acknowledged entries waiting to be written are gone for readers already.
 	n, b := db.acks.totals()
 	return max(count-n, 0), max(bytes-int64(b), 0)
+}
+
+// OutboxOldest is when the oldest fix still waiting for upload was committed; ok is false
+// when the outbox is empty. It reads past acknowledged entries whose deletion is not
+// written yet, and decodes one record.
+func (db *DB) OutboxOldest() (committed time.Time, ok bool, err error) {
+	err = db.bolt.View(func(tx *bolt.Tx) error {
+		cur := tx.Bucket(bucketOutbox).Cursor()
+		for k, v := cur.First(); k != nil; k, v = cur.Next() {
+			if db.acks.has(u64(k)) {
+				continue
+			}
+			if len(v) != 20 {
+				return fmt.Errorf("outbox entry %d: bad value length %d: %w", u64(k), len(v), ErrNotFound)
+			}
+			_, c, err := decodeRecord(v[:16], tx.Bucket(bucketFixes).Get(v[:16]))
+			if err != nil {
+				return fmt.Errorf("outbox entry %d: %w", u64(k), err)
+			}
+			committed, ok = c, true
+			return nil
+		}
+		return nil
+	})
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("store: outbox oldest: %w", err)
+	}
+	return committed, ok, nil
 }

@@ -475,3 +475,31 @@ func TestCachePutMany(t *testing.T) {
 		t.Errorf("empty key: %v", err)
 	}
 }
+
+// Ensure OutboxOldest reports the commit time of the oldest fix still in the outbox, moves
+// on when that one is acknowledged, and says so when the outbox is empty.
+func TestOutboxOldest(t *testing.T) {
+	db := openTest(t, Options{}, nil)
+	if _, ok, err := db.OutboxOldest(); ok || err != nil {
+		t.Fatalf("empty outbox: ok %v, err %v", ok, err)
+	}
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	db.now = func() time.Time { return t0 }
+	first, err := db.Commit(mkFixes(0, 2)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.now = func() time.Time { return t0.Add(time.Minute) }
+	if _, err := db.Commit(mkFixes(2, 1)...); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok, err := db.OutboxOldest(); !ok || err != nil || !got.Equal(t0) {
+		t.Errorf("OutboxOldest = %v, %v, %v; want %v", got, ok, err, t0)
+	}
+	if err := db.OutboxAck(first[0].Seq, first[1].Seq); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok, err := db.OutboxOldest(); !ok || err != nil || !got.Equal(t0.Add(time.Minute)) {
+		t.Errorf("after acknowledging the first two: %v, %v, %v; want %v", got, ok, err, t0.Add(time.Minute))
+	}
+}

@@ -1,77 +1,16 @@
 package main
 
 import (
-	"encoding/binary"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/heimdall/edged/capture/rtltcptest"
 )
-
-// rtlTCPServer speaks rtl_tcp's protocol: the 12-byte RTL0 greeting, then cu8 noise at
-// about rateHz, until paused (it keeps the connection open and sends nothing: a stall).
-type rtlTCPServer struct {
-	ln     net.Listener
-	paused atomic.Bool
-}
-
-func startRTLTCP(t *testing.T, rateHz int) *rtlTCPServer {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &rtlTCPServer{ln: ln}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go s.serve(c, rateHz)
-		}
-	}()
-	return s
-}
-
-func (s *rtlTCPServer) serve(c net.Conn, rateHz int) {
-	defer c.Close()
-	hdr := []byte("RTL0")
-	hdr = binary.BigEndian.AppendUint32(hdr, 5) // R820T
-	hdr = binary.BigEndian.AppendUint32(hdr, 29)
-	if _, err := c.Write(hdr); err != nil {
-		return
-	}
-	go func() { // drain the 5-byte commands
-		buf := make([]byte, 5)
-		for {
-			if _, err := c.Read(buf); err != nil {
-				return
-			}
-		}
-	}()
-	rng := rand.New(rand.NewPCG(1, 1))
-	chunk := make([]byte, 2*rateHz/50) // 20 ms of samples
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for range tick.C {
-		if s.paused.Load() {
-			continue
-		}
-		for i := range chunk {
-			chunk[i] = byte(127 + rng.IntN(7) - 3)
-		}
-		if _, err := c.Write(chunk); err != nil {
-			return
-		}
-	}
-}
 
 // notifySocket listens where systemd would, collecting sd_notify datagrams.
 func notifySocket(t *testing.T) (path string, msgs <-chan string) {
@@ -116,7 +55,7 @@ func waitFor(t *testing.T, msgs <-chan string, want string, limit time.Duration)
 // Ensure a stalled source makes edged not-ready and stops its systemd watchdog pings, and
 // that pings and readiness come back when samples flow again.
 func TestE2EWatchdogFollowsSamples(t *testing.T) {
-	srv := startRTLTCP(t, 250000)
+	srv := rtltcptest.Start(t, rtltcptest.Options{RateHz: 250000})
 	sock, msgs := notifySocket(t)
 	httpAddr := freeAddr(t)
 	startDaemon(t, fmt.Sprintf(`
@@ -128,7 +67,7 @@ source:
   rtl_tcp: {address: %s}
 fix: {print: none}
 http: {listen: %s}
-`, t.TempDir(), srv.ln.Addr(), httpAddr), "NOTIFY_SOCKET="+sock, "WATCHDOG_USEC=600000")
+`, t.TempDir(), srv.Addr(), httpAddr), "NOTIFY_SOCKET="+sock, "WATCHDOG_USEC=600000")
 
 	ready := func() int {
 		resp, err := http.Get("http://" + httpAddr + "/readyz")
@@ -144,7 +83,7 @@ http: {listen: %s}
 		t.Errorf("readyz %d while samples flow", code)
 	}
 
-	srv.paused.Store(true)
+	srv.Pause()
 	// Once the stall is noticed, pings stop: a 4 s window with none proves it.
 	quiet := time.After(15 * time.Second)
 	lastPing := time.Now()
@@ -163,7 +102,7 @@ http: {listen: %s}
 		t.Errorf("readyz %d while stalled, want 503", code)
 	}
 
-	srv.paused.Store(false)
+	srv.Resume()
 	waitFor(t, msgs, "WATCHDOG=1", 30*time.Second)
 	if code := ready(); code != 200 {
 		t.Errorf("readyz %d after the source resumed", code)

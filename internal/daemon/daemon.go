@@ -24,6 +24,7 @@ import (
 	"github.com/heimdall/edged/capture"
 	"github.com/heimdall/edged/configs"
 	"github.com/heimdall/edged/infer"
+	"github.com/heimdall/edged/internal/backoff"
 	"github.com/heimdall/edged/internal/journal"
 	"github.com/heimdall/edged/internal/pipeline"
 	"github.com/heimdall/edged/store"
@@ -52,6 +53,7 @@ type Daemon struct {
 	models  *modelManager
 	mqtt    *uplink.MQTT
 	srcStat *sourceCollector
+	ready   readiness
 	httpLn  net.Listener
 
 	// open builds the source for a config: openSource, replaced in tests.
@@ -73,10 +75,18 @@ func New(cfg configs.Config, opts Options, log *slog.Logger, lvl *slog.LevelVar)
 	d.open = func(cfg configs.Config) (capture.Source, error) {
 		return openSource(cfg, os.Getenv("RUNTIME_DIRECTORY"), d.log.With("stage", "capture"))
 	}
-	d.stallAfter = time.Duration(cfg.Source.StallTimeoutSeconds * float64(time.Second))
+	d.stallAfter = cfg.Source.StallTimeout()
 	d.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	d.srcStat = newSourceCollector(d.sourceHealthy)
+	d.srcStat = newSourceCollector()
 	d.reg.MustRegister(d.srcStat)
+	d.ready.add("model", func() error {
+		if d.models == nil || d.models.engine.Active() == nil {
+			return infer.ErrNoModel
+		}
+		return nil
+	})
+	d.ready.add("source", d.srcStat.status)
+	d.ready.add("pipeline", d.pipelineStatus)
 
 	if err := infer.Init(cfg.OnnxRuntimeLib); err != nil {
 		return nil, err
@@ -199,12 +209,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 	return err
 }
 
-// runPipelines keeps a pipeline running over the configured source, restarting it with
-// capped backoff when the source fails, until ctx ends.
+// runPipelines keeps a pipeline running over the configured source, restarting it with the
+// source's backoff when it fails, until ctx ends.
 func (d *Daemon) runPipelines(ctx context.Context) error {
-	backoff := time.Second
+	retry := backoff.New(d.config().Source.Retry())
 	for ctx.Err() == nil {
 		cfg := d.config()
+		if p := cfg.Source.Retry(); p != retry.Policy() {
+			retry = backoff.New(p) // reloaded
+		}
 		src, err := d.open(cfg)
 		if err != nil {
 			// A recording that cannot be read will not get better by waiting, nor will a
@@ -212,21 +225,25 @@ func (d *Daemon) runPipelines(ctx context.Context) error {
 			if cfg.Source.Kind == capture.KindFile || errors.Is(err, capture.ErrBadConfig) {
 				return configErr(err)
 			}
-			d.log.Warn("source unavailable; retrying", "err", err, "retry_in", backoff)
-			if !sleep(ctx, backoff) {
+			wait := retry.Fail()
+			d.log.Warn("source unavailable; retrying", "err", err, "retry_in", wait)
+			if backoff.Sleep(ctx, wait) != nil {
 				break
 			}
-			backoff = min(2*backoff, time.Minute)
 			continue
 		}
-		d.srcStat.set(src)
-		restarted, err := d.runOne(ctx, cfg, src)
-		src.Close()
+		w := capture.NewWatch(src, cfg.Source.StallTimeout(), d.log.With("stage", "capture"))
+		d.srcStat.set(w)
+		restarted, err := d.runOne(ctx, cfg, w)
+		d.pipe.Store(nil)
+		w.Close()
 		if ctx.Err() != nil {
 			return nil
 		}
+		if w.Stats().Delivered > 0 {
+			retry.Reset() // it ran: a later failure starts the schedule again
+		}
 		if err == nil {
-			backoff = time.Second
 			if !restarted && cfg.Source.Kind == capture.KindFile {
 				// A recording played once: keep serving the API and the uplink's drain
 				// until told to stop or reloaded, rather than replaying it again.
@@ -243,11 +260,12 @@ func (d *Daemon) runPipelines(ctx context.Context) error {
 			// A dongle that refused its tuning when the supervisor (re)opened it.
 			return configErr(err)
 		}
-		d.log.Error("pipeline stopped; restarting", "err", err, "retry_in", backoff)
-		if !sleep(ctx, backoff) {
+		wait := retry.Fail()
+		d.srcStat.restarted()
+		d.log.Error("pipeline stopped; restarting", "err", err, "retry_in", wait)
+		if backoff.Sleep(ctx, wait) != nil {
 			break
 		}
-		backoff = min(2*backoff, time.Minute)
 	}
 	return nil
 }
@@ -305,7 +323,7 @@ func (d *Daemon) watchdog(ctx context.Context) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		if d.sourceHealthy() {
+		if d.pipelineStatus() == nil {
 			notify(daemon.SdNotifyWatchdog)
 		}
 		select {
@@ -316,27 +334,27 @@ func (d *Daemon) watchdog(ctx context.Context) {
 	}
 }
 
-// sourceHealthy: a window went through the pipeline within the stall timeout.
-func (d *Daemon) sourceHealthy() bool {
+// pipelineStatus is the readiness condition "pipeline": a window went through the features
+// stage within the stall timeout (plus the time one window takes to fill). It is also what
+// feeds the systemd watchdog.
+func (d *Daemon) pipelineStatus() error {
 	p := d.pipe.Load()
 	if p == nil {
-		return false
+		return errors.New("not running")
 	}
 	last := p.LastAdvance()
-	// A window at the contract's rate takes WindowSamples/rate to fill; allow that on top.
-	return !last.IsZero() && time.Since(last) < d.stallAfter+2*time.Second
-}
-
-// Ready is nil when the daemon serves its purpose: model loaded, samples flowing.
-func (d *Daemon) Ready() error {
-	if d.models.engine.Active() == nil {
-		return errors.New("no model loaded")
+	if last.IsZero() {
+		return errors.New("no window yet")
 	}
-	if !d.sourceHealthy() {
-		return errors.New("source not delivering samples (stalled, reconnecting or not started)")
+	if age := time.Since(last); age >= d.stallAfter+2*time.Second {
+		return fmt.Errorf("no window for %v", age.Round(100*time.Millisecond))
 	}
 	return nil
 }
+
+// Ready is nil when the daemon serves its purpose: a model loaded, samples flowing, windows
+// going through. Otherwise it is a *NotReadyError naming each condition that fails.
+func (d *Daemon) Ready() error { return d.ready.check() }
 
 // Reload re-reads the configuration and the model (SIGHUP). What cannot change live (store
 // path, HTTP address, broker) needs a restart and is logged as such.
@@ -398,17 +416,6 @@ func (d *Daemon) Close() error {
 		return d.db.Close()
 	}
 	return nil
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
 
 // ParseLevel maps a config log level to slog's.

@@ -62,6 +62,8 @@ func newModelManager(cfg configs.Config, db *store.DB, reg *prometheus.Registry,
 		Help: "The model in use (value 1), by name, version, sha256 and origin.",
 	}, []string{"name", "version", "sha256", "origin"})
 	reg.MustRegister(mm.reloads, mm.info)
+	mm.reloads.WithLabelValues("ok")
+	mm.reloads.WithLabelValues("error")
 
 	if cfg.MLflow.Enabled() {
 		if err := mm.startSync(cfg, db, reg); err != nil {
@@ -135,6 +137,7 @@ func (mm *modelManager) setChallenger(cfg configs.Config) error {
 		return errors.New("model.challenger.path: its preprocessing differs from the champion's; an A/B test needs the same features")
 	}
 	mm.engine.SetChallenger(m, ch.Split, ch.Mode == "shadow")
+	mm.metrics.InitModel(m, ch.Mode == "shadow")
 	mm.log.Info("challenger active", "name", m.Name, "version", m.Version, "split", ch.Split, "mode", ch.Mode)
 	return nil
 }
@@ -190,6 +193,7 @@ func (mm *modelManager) announce() {
 	mm.mu.Unlock()
 	mm.info.Reset()
 	mm.info.WithLabelValues(m.Name, m.Version, m.SHA256, origin).Set(1)
+	mm.metrics.InitModel(m, false)
 	if mm.onActivate != nil {
 		mm.onActivate(uplink.ModelInfo{Name: m.Name, Version: m.Version, SHA256: m.SHA256, Since: since})
 	}
@@ -335,7 +339,8 @@ func (mm *modelManager) Rollback(ctx context.Context) error {
 	return err
 }
 
-// newStoreCollector exports the store's size, what it wrote, its outbox and its cache.
+// newStoreCollector exports the store's size, what it wrote, its outbox (with the age of
+// the oldest unsent fix) and its cache.
 func newStoreCollector(db *store.DB) prometheus.Collector {
 	return collectorFunc{
 		descs: []*prometheus.Desc{
@@ -346,6 +351,7 @@ func newStoreCollector(db *store.DB) prometheus.Collector {
 			prometheus.NewDesc("edged_outbox_dropped_total", "Fixes dropped from the outbox, oldest first, because it was full (or, with no broker, because retention reached them).", nil, nil),
 			prometheus.NewDesc("edged_store_cache_bytes", "Bytes of the predict cache, as counted against store.cache_max_bytes.", nil, nil),
 			prometheus.NewDesc("edged_store_cache_evictions_total", "Predict cache entries evicted before expiry to stay under store.cache_max_bytes.", nil, nil),
+			prometheus.NewDesc("edged_outbox_oldest_age_seconds", "How long ago the oldest fix still waiting for the broker was committed; 0 when the outbox is empty.", nil, nil),
 		},
 		collect: func(descs []*prometheus.Desc, ch chan<- prometheus.Metric) {
 			n, b := db.OutboxLen()
@@ -356,6 +362,11 @@ func newStoreCollector(db *store.DB) prometheus.Collector {
 			ch <- prometheus.MustNewConstMetric(descs[4], prometheus.CounterValue, float64(db.Dropped()))
 			ch <- prometheus.MustNewConstMetric(descs[5], prometheus.GaugeValue, float64(db.CacheBytes()))
 			ch <- prometheus.MustNewConstMetric(descs[6], prometheus.CounterValue, float64(db.CacheEvicted()))
+			age := 0.0
+			if oldest, ok, err := db.OutboxOldest(); err == nil && ok {
+				age = max(0, time.Since(oldest).Seconds())
+			}
+			ch <- prometheus.MustNewConstMetric(descs[7], prometheus.GaugeValue, age)
 		},
 	}
 }

@@ -79,7 +79,7 @@ func (d *Daemon) status() string {
 	switch {
 	case src == nil:
 		fmt.Fprintf(&b, "source %s: not open", d.config().Source.Kind)
-	case d.sourceHealthy():
+	case d.srcStat.status() == nil:
 		fmt.Fprintf(&b, "source %s: delivering", *src)
 	default:
 		fmt.Fprintf(&b, "source %s: no samples", *src)

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -39,33 +40,36 @@ func writeDemo(dir string) (string, error) {
 	return path, nil
 }
 
-// sourceCollector exports every source's sample accounting, summed over the sources the
-// daemon has had (a restarted radio is a new source, but the counters must not go back).
+// sourceCollector exports the source's sample accounting, stalls and restarts, summed over
+// the sources the daemon has had (a restarted radio is a new source, but the counters must
+// not go back), and whether samples flow now.
 type sourceCollector struct {
-	mu      sync.Mutex
-	cur     capture.Source
-	base    capture.Stats
-	descs   [4]*prometheus.Desc
-	healthy func() bool
-	health  *prometheus.Desc
+	mu   sync.Mutex
+	cur  *capture.Watch
+	base capture.Stats
+	// stalls and restarts of sources already replaced, plus the daemon's own reopenings.
+	stalls, restarts uint64
+	descs            [7]*prometheus.Desc
 }
 
-func newSourceCollector(healthy func() bool) *sourceCollector {
+func newSourceCollector() *sourceCollector {
 	d := func(name, help string) *prometheus.Desc { return prometheus.NewDesc(name, help, nil, nil) }
 	return &sourceCollector{
-		descs: [4]*prometheus.Desc{
+		descs: [7]*prometheus.Desc{
 			d("edged_samples_delivered_total", "IQ samples the source handed to the pipeline."),
 			d("edged_samples_dropped_total", "IQ samples received but discarded because edged's buffers were full."),
 			d("edged_samples_lost_total", "IQ samples the radio should have produced but never arrived (sample clock vs monotonic clock, reconnect gaps)."),
 			d("edged_samples_overload_total", "IQ samples at the ADC's rail (cu8 0 or 255)."),
+			d("edged_source_stalls_total", "Times the source delivered no sample for source.stall_timeout_seconds while edged waited for one."),
+			d("edged_source_restarts_total", "Times the source's connection or device was closed and opened again (after a stall, a drop, or a failed pipeline)."),
+			d("edged_source_up", "1 while the source delivers samples, 0 from the moment a stall is detected (or before the first sample) until samples flow again."),
 		},
-		healthy: healthy,
-		health:  d("edged_source_up", "1 while the source delivers samples, 0 while it is stalled or reconnecting."),
 	}
 }
 
-// set makes s the current source, folding the previous one's counts into the base.
-func (c *sourceCollector) set(s capture.Source) {
+// set makes w the current source (nil: none open), folding the previous one's counts into
+// the base.
+func (c *sourceCollector) set(w *capture.Watch) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.cur != nil {
@@ -74,34 +78,55 @@ func (c *sourceCollector) set(s capture.Source) {
 		c.base.Dropped += st.Dropped
 		c.base.Lost += st.Lost
 		c.base.Overload += st.Overload
+		c.stalls += c.cur.Stalls()
+		c.restarts += c.cur.Restarts()
 	}
-	c.cur = s
+	c.cur = w
+}
+
+// restarted counts a reopening of the source by the daemon.
+func (c *sourceCollector) restarted() {
+	c.mu.Lock()
+	c.restarts++
+	c.mu.Unlock()
+}
+
+// status is the readiness condition "source": nil while samples flow.
+func (c *sourceCollector) status() error {
+	c.mu.Lock()
+	w := c.cur
+	c.mu.Unlock()
+	if w == nil {
+		return errors.New("no source open (starting or restarting)")
+	}
+	return w.Status()
 }
 
 func (c *sourceCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range c.descs {
 		ch <- d
 	}
-	ch <- c.health
 }
 
 func (c *sourceCollector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.Lock()
-	st := c.base
-	if c.cur != nil {
-		s := c.cur.Stats()
+	st, stalls, restarts, cur := c.base, c.stalls, c.restarts, c.cur
+	c.mu.Unlock()
+	if cur != nil {
+		s := cur.Stats()
 		st.Delivered += s.Delivered
 		st.Dropped += s.Dropped
 		st.Lost += s.Lost
 		st.Overload += s.Overload
+		stalls += cur.Stalls()
+		restarts += cur.Restarts()
 	}
-	c.mu.Unlock()
-	for i, v := range []uint64{st.Delivered, st.Dropped, st.Lost, st.Overload} {
+	for i, v := range []uint64{st.Delivered, st.Dropped, st.Lost, st.Overload, stalls, restarts} {
 		ch <- prometheus.MustNewConstMetric(c.descs[i], prometheus.CounterValue, float64(v))
 	}
 	up := 0.0
-	if c.healthy() {
+	if c.status() == nil {
 		up = 1
 	}
-	ch <- prometheus.MustNewConstMetric(c.health, prometheus.GaugeValue, up)
+	ch <- prometheus.MustNewConstMetric(c.descs[6], prometheus.GaugeValue, up)
 }

@@ -18,19 +18,19 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/heimdall/edged/internal/testenv"
 )
 
 // BinaryPath is where Debian installs the broker.
@@ -97,11 +97,11 @@ func Start(t testing.TB, opts Options) *Broker {
 	// Another process can take a port between our check and mosquitto's bind: then try
 	// other ports.
 	for attempt := 1; ; attempt++ {
-		if b.port, err = freePort(); err != nil {
+		if b.port, err = testenv.RestartablePort(); err != nil {
 			t.Fatalf("mosquittotest: %v", err)
 		}
 		if opts.TLS {
-			if b.tlsPort, err = freePort(); err != nil {
+			if b.tlsPort, err = testenv.RestartablePort(); err != nil {
 				t.Fatalf("mosquittotest: %v", err)
 			}
 		}
@@ -363,27 +363,4 @@ func writePasswd(path string, users map[string]string) error {
 		}
 	}
 	return nil
-}
-
-// freePort finds an unused 127.0.0.1 port below the kernel's ephemeral range: a port
-// from that range could be taken as the source port of some outgoing connection while
-// the broker is stopped, and Restart could then not bind it again.
-func freePort() (int, error) {
-	low := 32768
-	if data, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
-		if f := strings.Fields(string(data)); len(f) == 2 {
-			if n, err := strconv.Atoi(f[0]); err == nil && n > 12000 {
-				low = n
-			}
-		}
-	}
-	for i := 0; i < 200; i++ {
-		p := 10000 + rand.IntN(low-10000)
-		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
-		if err == nil {
-			l.Close()
-			return p, nil
-		}
-	}
-	return 0, fmt.Errorf("no free port in 10000-%d after 200 tries", low)
 }

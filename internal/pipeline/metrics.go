@@ -50,7 +50,33 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"model", "version", "result"}),
 	}
 	reg.MustRegister(m.stageDuration, m.stageErrors, m.windowsTotal, m.gatedTotal, m.fixesTotal, m.predictions)
+	// Failure series exist from the start, at 0, so rate() and alerts see them before the
+	// first failure.
+	for stage, classes := range map[string][]string{
+		"dsp":   {"other"},
+		"infer": {"runtime", "no_model", "ellipse", "other"},
+		"store": {"other"},
+	} {
+		for _, class := range classes {
+			m.stageErrors.WithLabelValues(stage, class)
+		}
+	}
 	return m
+}
+
+// InitModel creates model's prediction series at 0 (for a challenger in shadow mode, its
+// shadow_ results), so its non_finite count exists before the first bad window.
+func (m *Metrics) InitModel(model *infer.Model, shadow bool) {
+	if m == nil || model == nil {
+		return
+	}
+	prefix := ""
+	if shadow {
+		prefix = "shadow_"
+	}
+	for _, r := range []string{"ok", "non_finite"} {
+		m.predictions.WithLabelValues(model.Name, model.Version, prefix+r)
+	}
 }
 
 func (m *Metrics) observeStage(stage string, t0 time.Time, err error) {

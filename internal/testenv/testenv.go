@@ -4,8 +4,13 @@
 package testenv
 
 import (
+	"fmt"
+	"math/rand/v2"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -59,4 +64,28 @@ func lookupIQReal(t testing.TB) (string, error) {
 	}
 	_, err := os.Stat(filepath.Join(real, "MANIFEST.md"))
 	return real, err
+}
+
+// RestartablePort finds an unused 127.0.0.1 TCP port below the kernel's ephemeral range,
+// for a test server that stops and listens again on the same port: a port from that range
+// could be taken as the source port of some outgoing connection while the server is down,
+// and it could then not bind it again.
+func RestartablePort() (int, error) {
+	low := 32768
+	if data, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(data)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil && n > 12000 {
+				low = n
+			}
+		}
+	}
+	for i := 0; i < 200; i++ {
+		p := 10000 + rand.IntN(low-10000)
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err == nil {
+			l.Close()
+			return p, nil
+		}
+	}
+	return 0, fmt.Errorf("no free port in 10000-%d after 200 tries", low)
 }
