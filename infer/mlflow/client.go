@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -20,6 +19,7 @@ import (
 	"time"
 
 	"github.com/heimdall/edged/configs/check"
+	"github.com/heimdall/edged/internal/backoff"
 )
 
 // maxPEMBytes bounds a certificate file: a PEM bundle is kilobytes.
@@ -159,27 +159,18 @@ type retryAfterError struct {
 
 func (e *retryAfterError) Unwrap() error { return e.APIError }
 
-// wait sleeps before retry number attempt: exponential backoff with jitter,
-// or the server's Retry-After, both capped at BackoffMax.
+// wait sleeps before retry number attempt: the shared capped, jittered backoff
+// (Config.retryPolicy), or the server's Retry-After instead, capped at BackoffMax too.
 func (c *Client) wait(ctx context.Context, attempt int, lastErr error) error {
-	d := c.cfg.BackoffFactor << min(attempt-1, 30)
-	if d <= 0 || d > c.cfg.BackoffMax {
-		d = c.cfg.BackoffMax
-	}
+	d := c.cfg.retryPolicy().Delay(attempt)
 	var ra *retryAfterError
 	if errors.As(lastErr, &ra) && ra.after > 0 {
-		d = ra.after
+		d = min(ra.after, c.cfg.BackoffMax)
 	}
-	d = min(d, c.cfg.BackoffMax)
-	d += rand.N(c.cfg.BackoffJitter + 1)
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
+	if backoff.Sleep(ctx, d) != nil {
 		return fmt.Errorf("mlflow: waiting to retry after %v: %w", lastErr, context.Cause(ctx))
-	case <-t.C:
-		return nil
 	}
+	return nil
 }
 
 // attempt makes one HTTP exchange. The attempt is cancelled when the server

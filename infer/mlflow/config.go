@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/heimdall/edged/configs/check"
+	"github.com/heimdall/edged/internal/backoff"
 )
 
 // Defaults, as MLflow's own Python client has them.
@@ -44,13 +45,14 @@ type Config struct {
 	// 503, 504, timeouts, refused connections) is retried; 0 means
 	// DefaultMaxRetries, negative means never retry.
 	MaxRetries int `yaml:"max_retries"`
-	// BackoffFactor scales the exponential backoff: retry n waits
-	// BackoffFactor·2^(n-1), capped at BackoffMax, plus up to BackoffJitter.
-	// Tests shrink it to milliseconds.
+	// BackoffFactor scales the exponential backoff: retry n waits up to
+	// BackoffFactor·2^(n-1), capped at BackoffMax. Tests shrink it to milliseconds.
 	BackoffFactor time.Duration `yaml:"backoff_factor"`
-	// BackoffJitter is the upper bound of the random extra wait per retry.
+	// BackoffJitter is how much of the first wait is random; later waits keep that
+	// proportion of their length (at most all of it), and the jitter stays inside
+	// BackoffMax.
 	BackoffJitter time.Duration `yaml:"backoff_jitter"`
-	// BackoffMax caps one wait, including one asked for by Retry-After.
+	// BackoffMax caps one wait, jitter included, and one asked for by Retry-After.
 	BackoffMax time.Duration `yaml:"backoff_max"`
 	// RequestTimeout is how long the client waits for the server to say
 	// anything (headers, or the next bytes of a body) before giving up on an
@@ -97,6 +99,15 @@ func (c Config) withDefaults() Config {
 		c.RequestTimeout = DefaultRequestTimeout
 	}
 	return c
+}
+
+// retryPolicy is the shared backoff with this config's factor, cap and jitter.
+func (c Config) retryPolicy() backoff.Policy {
+	return backoff.Policy{
+		Min:    c.BackoffFactor,
+		Max:    max(c.BackoffMax, c.BackoffFactor),
+		Jitter: min(1, float64(c.BackoffJitter)/float64(c.BackoffFactor)),
+	}
 }
 
 // Validate checks the fields without touching the network or the disk. Its messages never

@@ -42,6 +42,7 @@ import (
 	"time"
 
 	"github.com/heimdall/edged/infer/mlflow"
+	"github.com/heimdall/edged/internal/backoff"
 )
 
 // Verifier checks a staged model directory before it is installed: the daemon's
@@ -243,13 +244,8 @@ func (s *Syncer) Run(ctx context.Context) error {
 	}
 	for {
 		_, _ = s.SyncOnce(ctx)
-		d := s.cfg.Interval + rand.N(s.cfg.Jitter+1)
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if backoff.Sleep(ctx, s.cfg.Interval+rand.N(s.cfg.Jitter+1)) != nil {
 			return nil
-		case <-t.C:
 		}
 	}
 }
