@@ -312,10 +312,13 @@ func (p *jscan) iq(field string) (samples []complex64, set bool, err error) {
 }
 
 func (p *jscan) sample(field string, k, j int) (float32, error) {
-	if v, ok := p.fastSample(); ok {
-		return v, nil
-	}
 	p.ws()
+	// Most samples take the fast path; anything else is read the slow way, with its
+	// error messages.
+	if f, end, ok := scanFloat(p.b, p.pos); ok && math.Abs(f) <= maxSampleMagnitude {
+		p.pos = end
+		return float32(f), nil
+	}
 	num, ok := p.number()
 	if !ok {
 		return 0, p.wrong(fmt.Sprintf("%s[%d][%d]", field, k, j), "want a number")
@@ -331,25 +334,22 @@ func (p *jscan) sample(field string, k, j int) (float32, error) {
 	return float32(v), nil
 }
 
-// fastSample reads the common number, at most 15 significant digits and a decimal
-// exponent within ±22, in one pass over the bytes and converts it as parseFloat does.
-// It leaves the scanner where it was and returns false for anything else, which sample
-// then reads the slow way (with its error messages).
-func (p *jscan) fastSample() (float32, bool) {
-	b, i := p.b, p.pos
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
+// scanFloat reads the JSON number starting at b[i] in one pass and converts it exactly as
+// strconv.ParseFloat does, when it has at most 19 digits, a mantissa below 2⁵³ and a
+// decimal exponent within ±22: then the mantissa and the power of ten are exact float64
+// values and one multiplication or division rounds correctly (Clinger's fast path). It
+// returns the value and the index after the number, or ok false for anything else (not a
+// number, or one for strconv).
+func scanFloat(b []byte, i int) (f float64, end int, ok bool) {
 	neg := false
 	if i < len(b) && b[i] == '-' {
 		neg, i = true, i+1
 	}
 	if i >= len(b) {
-		return 0, false
+		return 0, 0, false
 	}
 	// Digits accumulate without branching on leading zeros; at most 19 of them cannot
-	// overflow uint64, and a mantissa below 2⁵³ converts exactly, so one multiplication or
-	// division by an exact power of ten rounds correctly (Clinger's fast path).
+	// overflow uint64.
 	var mant uint64
 	digits, exp := 0, 0
 	switch c := b[i]; {
@@ -362,7 +362,7 @@ func (p *jscan) fastSample() (float32, bool) {
 		}
 		digits = i - start
 	default:
-		return 0, false
+		return 0, 0, false
 	}
 	if i < len(b) && b[i] == '.' {
 		i++
@@ -371,7 +371,7 @@ func (p *jscan) fastSample() (float32, bool) {
 			mant = mant*10 + uint64(b[i]-'0')
 		}
 		if i == first {
-			return 0, false
+			return 0, 0, false
 		}
 		digits += i - first
 		exp -= i - first
@@ -387,7 +387,7 @@ func (p *jscan) fastSample() (float32, bool) {
 			e = e*10 + int(b[i]-'0')
 		}
 		if i == first || (i < len(b) && b[i]-'0' <= 9) {
-			return 0, false
+			return 0, 0, false
 		}
 		if eneg {
 			e = -e
@@ -395,9 +395,9 @@ func (p *jscan) fastSample() (float32, bool) {
 		exp += e
 	}
 	if digits > 19 || mant >= 1<<53 || exp < -22 || exp > 22 {
-		return 0, false
+		return 0, 0, false
 	}
-	f := float64(mant)
+	f = float64(mant)
 	if mant != 0 {
 		if exp < 0 {
 			f /= pow10[-exp]
@@ -405,14 +405,10 @@ func (p *jscan) fastSample() (float32, bool) {
 			f *= pow10[exp]
 		}
 	}
-	if f > maxSampleMagnitude {
-		return 0, false
-	}
 	if neg {
 		f = -f
 	}
-	p.pos = i
-	return float32(f), true
+	return f, i, true
 }
 
 // wrong reports a value of the wrong kind at the scanner: a syntax error if it is not
@@ -570,61 +566,11 @@ func (p *jscan) batchItem(i int) (iqRequest, error) {
 var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
 	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
 
-// parseFloat converts a JSON number to the nearest float64, as strconv.ParseFloat does. Most
-// IQ values have at most 15 significant digits and a small exponent, so that the mantissa
-// and the power of ten are exact float64 values and one multiplication or division rounds
-// correctly (Clinger's fast path); anything else goes to strconv.
+// parseFloat converts a JSON number (as jscan.number returns it) to the nearest float64,
+// as strconv.ParseFloat does: through scanFloat's fast path when it applies, else strconv.
 func parseFloat(num []byte) (float64, error) {
-	i, neg := 0, false
-	if i < len(num) && num[i] == '-' {
-		neg, i = true, i+1
+	if f, end, ok := scanFloat(num, 0); ok && end == len(num) {
+		return f, nil
 	}
-	var mant uint64
-	sig, exp := 0, 0
-	for ; i < len(num) && num[i] >= '0' && num[i] <= '9'; i++ {
-		if mant != 0 || num[i] != '0' {
-			mant, sig = mant*10+uint64(num[i]-'0'), sig+1
-		}
-	}
-	if i < len(num) && num[i] == '.' {
-		for i++; i < len(num) && num[i] >= '0' && num[i] <= '9'; i++ {
-			if mant != 0 || num[i] != '0' {
-				mant, sig = mant*10+uint64(num[i]-'0'), sig+1
-			}
-			exp--
-		}
-	}
-	if i < len(num) && (num[i] == 'e' || num[i] == 'E') {
-		i++
-		eneg := false
-		if num[i] == '+' || num[i] == '-' {
-			eneg, i = num[i] == '-', i+1
-		}
-		e := 0
-		for ; i < len(num) && e < 10000; i++ {
-			e = e*10 + int(num[i]-'0')
-		}
-		if i < len(num) {
-			return strconv.ParseFloat(string(num), 64) // an absurd exponent
-		}
-		if eneg {
-			e = -e
-		}
-		exp += e
-	}
-	if sig > 15 || exp < -22 || exp > 22 {
-		return strconv.ParseFloat(string(num), 64)
-	}
-	f := float64(mant)
-	if mant != 0 {
-		if exp < 0 {
-			f /= pow10[-exp]
-		} else {
-			f *= pow10[exp]
-		}
-	}
-	if neg {
-		f = -f
-	}
-	return f, nil
+	return strconv.ParseFloat(string(num), 64)
 }

@@ -4,7 +4,6 @@ import (
 	"math"
 	"runtime"
 	"strconv"
-	"strings"
 	"testing"
 )
 
@@ -59,20 +58,23 @@ func TestParseBatchMemory(t *testing.T) {
 	}
 }
 
-// FuzzFastSample: whenever the fast path takes a number, it agrees bit for bit with
-// strconv's float64 rounded to float32, which is what the slow path computes.
-func FuzzFastSample(f *testing.F) {
+// FuzzScanFloat: whenever the fast path takes a number, it agrees bit for bit with
+// strconv, and it ends where the JSON number ends.
+func FuzzScanFloat(f *testing.F) {
 	for _, s := range []string{"0.49999237", "-0.000123", "1234567890123456789", "0.49966976e-3", "7", "-0", "9007199254740993"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		p := &jscan{b: []byte(s)}
-		got, ok := p.fastSample()
-		if !ok || p.pos != len(s) {
+		got, end, ok := scanFloat([]byte(s), 0)
+		if !ok || end != len(s) {
 			return
 		}
-		want, err := strconv.ParseFloat(strings.TrimLeft(s, " \t\r\n"), 64) // JSON whitespace is skipped
-		if err != nil || math.Float32bits(got) != math.Float32bits(float32(want)) {
+		p := &jscan{b: []byte(s)}
+		if _, isNum := p.number(); !isNum || p.pos != len(s) {
+			t.Fatalf("%q: fast path took what is not one JSON number", s)
+		}
+		want, err := strconv.ParseFloat(s, 64)
+		if err != nil || math.Float64bits(got) != math.Float64bits(want) {
 			t.Fatalf("%q: fast %v, strconv %v (%v)", s, got, want, err)
 		}
 	})
