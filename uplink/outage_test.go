@@ -22,8 +22,8 @@ const publishLimit = 5 * time.Second
 // of the broker listening after a 40 s outage, and again after a restart of the broker
 // 1 s after that reconnection (a blip right after an outage must not inherit the outage's
 // backoff); that every fix committed meanwhile reaches a subscriber, first deliveries in
-// order, duplicates only within the in-flight window; that failures, losses and
-// reconnections are counted; and that availability follows.
+// order; that failures, losses, reconnections and publishes cut off are counted; and that
+// availability follows.
 func TestBrokerOutageThenBlip(t *testing.T) {
 	if testing.Short() {
 		t.Skip("takes 40 s of broker outage")
@@ -118,13 +118,21 @@ func TestBrokerOutageThenBlip(t *testing.T) {
 	})
 	total := stopProducer()
 	sub.waitFor("every committed fix", 60*time.Second, func() bool { return sub.distinct() >= total })
+	// Duplicates come from edged re-sending what was in flight when a connection dropped
+	// (PublishesLost), and from each broker restart redelivering to the persistent
+	// subscriber what the subscriber had not acknowledged yet (up to mosquitto's
+	// max_inflight_messages, 20), in the broker's order: so the count is bounded, not
+	// where the duplicates fall.
 	sub.mu.Lock()
-	dups := checkOrder(t, sub.fixes, seq(0, total), cfg.Inflight)
+	dups := checkOrder(t, sub.fixes, seq(0, total), total)
 	sub.mu.Unlock()
 	st := up.Stats()
 	t.Logf("%d fixes, %d duplicates; stats %+v", total, dups, st)
-	if dups > 2*cfg.Inflight {
-		t.Errorf("%d duplicates after two reconnects, more than twice the in-flight window %d", dups, cfg.Inflight)
+	if limit := int(st.PublishesLost) + 2*20; dups > limit {
+		t.Errorf("%d duplicates, more than the %d publishes cut off plus 2×20 broker redeliveries", dups, limit)
+	}
+	if st.PublishesLost > uint64(2*cfg.Inflight) {
+		t.Errorf("%d publishes cut off by two losses, more than twice the in-flight window %d", st.PublishesLost, cfg.Inflight)
 	}
 	if st.ConnectFailures[ReasonUnreachable] < 2 || st.Connects != 3 || st.Reconnects != 2 || st.ConnectionLosses != 2 {
 		t.Errorf("stats %+v: want ≥2 unreachable failures, 3 connects, 2 reconnects, 2 losses", st)
