@@ -13,7 +13,7 @@
 #   exit 78    a bad config: exit status 78, no restart loop, the error at priority err
 #   purge      dpkg --purge leaves nothing it installed, nor edged's state
 # Skips (exit 0, saying why) where this cannot run: not root, no systemd-nspawn, no package,
-# or a container that does not boot. Test drop-ins shorten WatchdogSec (5 s) and RestartSec
+# or a container that does not boot. DEB=FILE tests that package instead of this tree's. Test drop-ins shorten WatchdogSec (5 s) and RestartSec
 # (1 s) so the test takes about two minutes; everything else is the shipped unit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,7 +27,7 @@ failed=0
 [ "$(id -u)" -eq 0 ] || skip "needs root (systemd-nspawn)"
 command -v systemd-nspawn >/dev/null || skip "systemd-nspawn not found (make deps installs systemd-container)"
 command -v nsenter >/dev/null || skip "nsenter not found"
-deb=build/deb/edged_$(scripts/version.sh -deb)_amd64.deb
+deb=${DEB:-build/deb/edged_$(scripts/version.sh -deb)_amd64.deb} # DEB=FILE: another package
 [ -f "$deb" ] || skip "no $deb: run \`make deb\` (ARCHES=amd64 for this one)"
 debver=$(dpkg-deb -f "$deb" Version)
 
@@ -154,6 +154,9 @@ setenv EDGED_RECEIVER_ID=rx-nspawn EDGED_MQTT_BROKER=tcp://127.0.0.1:1883 EDGED_
 t0=$(date +%s.%N)
 ct systemctl start edged || fail "systemctl start edged"
 t1=$(date +%s.%N)
+# Fixes are printed once committed, and commits are grouped: the first may follow READY=1.
+first_fix_logged() { [ -n "$(jtime edged '{"type":"Feature"')" ]; }
+wait_for 30 "a first fix in the journal" first_fix_logged || true
 first_fix=$(jtime edged '{"type":"Feature"')
 ready=$(jtime edged 'Started edged.service')
 if [ -n "$first_fix" ] && [ -n "$ready" ]; then
