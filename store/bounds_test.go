@@ -306,3 +306,43 @@ func TestOpenLayout1(t *testing.T) {
 		t.Errorf("after the upgrade: %d fixes, %d bytes", n, fb)
 	}
 }
+
+// Ensure the file stops growing once its bounds are reached, whatever goes through it: a
+// broker that never answers (the outbox at its bound), history at its bound and the
+// cache at its bound, all at 1/64 of the defaults, for ten times their size in traffic.
+func TestFileSizeBounded(t *testing.T) {
+	const bound = 1 << 20
+	db := openTest(t, Options{FixRetentionBytes: bound, OutboxMaxBytes: bound, CacheMaxBytes: bound}, nil)
+	body := bytes.Repeat([]byte("p"), 180) // a packed fix
+	answer := bytes.Repeat([]byte("a"), 2400)
+	traffic := func(from, to int) {
+		for i := from; i < to; i += 256 {
+			fs := make([]Fix, 256)
+			for j := range fs {
+				fs[j] = Fix{ID: fmt.Sprintf("rx1:%d", (i+j)*32768), Receiver: "rx1", Time: t0.Add(time.Duration(i+j) * 65 * time.Millisecond), Body: body}
+			}
+			if _, err := db.Commit(fs...); err != nil {
+				t.Fatal(err)
+			}
+			var entries []CacheEntry
+			for j := range 16 {
+				entries = append(entries, CacheEntry{Key: []byte(fmt.Sprintf("%032d", i+j)), Val: answer})
+			}
+			if err := db.CachePutMany(0, entries...); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	traffic(0, 25_000) // 4.5 MB of fixes, 6 MB of answers
+	first := db.SizeBytes()
+	traffic(25_000, 50_000)
+	size := db.SizeBytes()
+	t.Logf("file %d bytes after the first half, %d after all", first, size)
+	if size > first || size > 8<<20 {
+		t.Errorf("file grew from %d to %d bytes with its bounds reached (3 MiB of data)", first, size)
+	}
+	if n, b := db.OutboxLen(); b > bound || n == 0 {
+		t.Errorf("outbox %d fixes, %d bytes", n, b)
+	}
+	liveCounts(t, db)
+}
