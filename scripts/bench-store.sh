@@ -29,7 +29,8 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 metric() { curl -sf "http://$1/metrics" | awk -v m="$2" '$1 == m {printf "%.0f\n", $2}'; }
 write_bytes() { awk '/^write_bytes/ {print $2}' "/proc/$1/io"; }
 
-# run NAME PACE STATE [VAR=value...]: start the daemon on the demo; sets $pid and $addr.
+# run NAME PACE STATE [VAR=value...]: start the daemon on the demo; sets $pid, $wcpid
+# (the stdout counter) and $addr.
 run() {
 	local name=$1 pace=$2 state=$3
 	shift 3
@@ -37,6 +38,7 @@ run() {
 	mkfifo "$tmp/$name.out"
 	# stdout goes through a pipe to wc: fixes printed to a file would count as written.
 	wc -lc <"$tmp/$name.out" >"$tmp/$name.wc" &
+	wcpid=$!
 	env EDGED_STATE_DIR="$state" EDGED_HTTP_LISTEN="$addr" EDGED_SOURCE_FILE_PACE="$pace" "$@" \
 		bin/edged run >"$tmp/$name.out" 2> >(cat >"$tmp/$name.log") &
 	pid=$!
@@ -56,15 +58,23 @@ stop() {
 	wait "$pid" || true
 }
 
-# measure NAME LABEL: bytes written per fix over $seconds, from the first commit on.
+# measure NAME LABEL: bytes written per fix over $seconds, from just after a commit (run
+# returns at the first) to just after the first commit once $seconds have passed, so the
+# bytes and the fixes counted are those of the same commits.
 measure() {
-	local name=$1 label=$2 w0 n0 s0 w1 n1 s1
-	w0=$(write_bytes "$pid") n0=$(metric "$addr" edged_fixes_total) s0=$(metric "$addr" edged_store_written_bytes_total)
+	local name=$1 label=$2 w0 n0 s0 w1 n1 s1 mid t0 t1
+	t0=$(date +%s.%N) w0=$(write_bytes "$pid") n0=$(metric "$addr" edged_fixes_total) s0=$(metric "$addr" edged_store_written_bytes_total)
 	sleep "$seconds"
-	w1=$(write_bytes "$pid") n1=$(metric "$addr" edged_fixes_total) s1=$(metric "$addr" edged_store_written_bytes_total)
+	mid=$(metric "$addr" edged_fixes_total)
+	for _ in $(seq 300); do
+		[ "$(metric "$addr" edged_fixes_total)" -gt "$mid" ] && break
+		sleep 0.1
+	done
+	t1=$(date +%s.%N) w1=$(write_bytes "$pid") n1=$(metric "$addr" edged_fixes_total) s1=$(metric "$addr" edged_store_written_bytes_total)
 	stop
+	wait "$wcpid" # it writes its count once edged has closed the pipe
 	read -r lines chars <"$tmp/$name.wc"
-	awk -v name="$label" -v w=$((w1 - w0)) -v n=$((n1 - n0)) -v s=$((s1 - s0)) -v t="$seconds" -v json=$((chars / lines)) \
+	awk -v name="$label" -v w=$((w1 - w0)) -v n=$((n1 - n0)) -v s=$((s1 - s0)) -v t="$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')" -v json=$((chars / lines)) \
 		'BEGIN {printf "%-34s %6.1f fixes/s  %6.0f B/fix written (kernel)  %6.0f B/fix (store counter)  = %.2fx the %d-byte fix JSON\n",
 			name, n/t, w/n, s/n, w/n/json, json}' | tee -a "$tmp/summary"
 }
