@@ -5,8 +5,8 @@
 # (/proc/PID/io write_bytes) are divided by the fixes committed, over SECONDS (default 60)
 # at real time and as fast as it goes, from a fresh file, with a broker, and on a file
 # already at its retention bounds. Then the file's size after FIXES (default 1,000,000)
-# fixes against the live data it holds, and the predict cache after 100,000 fresh answers
-# against store.cache_max_bytes.
+# fixes against the live data it holds, the predict cache after 100,000 fresh answers
+# against store.cache_max_bytes, and the file when every bound is reached at once.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -108,6 +108,9 @@ cap=$(awk '$1 == "cache_max_bytes:" {print $2}' configs/edged.yaml)
 file=$(awk '$1 == "file_bytes" {print $2}' "$tmp/after.txt")
 live=$(awk '$1 == "live_bytes" {print $2}' "$tmp/after.txt")
 
+echo "worst case: a broker that never answers (outbox at its bounds) and a full cache..."
+"$tmp/storebench" -db "$tmp/s5.db" -fixes "$fixes" -batch 256 -outbox -cache "$predicts" | tee "$tmp/worst.txt"
+
 echo
 echo "== summary (load average $(cut -d' ' -f1-3 /proc/loadavg))"
 cat "$tmp/summary"
@@ -115,3 +118,5 @@ awk '$1 == "file_bytes" {f = $2} $1 == "live_bytes" {l = $2} $1 == "fixes_kept" 
 	END {printf "after %s fixes at default retention: file %.1f MB, live data %.1f MB (%d fixes kept) = %.2fx\n", "'"$fixes"'", f/1e6, l/1e6, k, f/l}' "$tmp/fill.txt"
 awk -v c="$cache" -v cap="$cap" -v e="$evicted" -v f="$file" -v l="$live" -v n="$predicts" \
 	'BEGIN {printf "after %d fresh predicts: cache %.1f MB of its %.1f MB cap (%d evicted); file %.1f MB, live %.1f MB = %.2fx\n", n, c/1e6, cap/1e6, e, f/1e6, l/1e6, f/l}'
+awk '$1 == "file_bytes" {f = $2} $1 == "live_bytes" {l = $2} $1 == "outbox" {o = $2; ob = $4}
+	END {printf "worst case, outbox full (%d fixes, %.1f MB) and cache full: file %.1f MB (limit 256 MB), live %.1f MB = %.2fx\n", o, ob/1e6, f/1e6, l/1e6, f/l}' "$tmp/worst.txt"
