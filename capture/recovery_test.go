@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/heimdall/edged/capture/rtltcptest"
+	"github.com/heimdall/edged/internal/testenv"
 )
 
 // serverOutage is how long the rtl_tcp server is away in the recovery tests (issue 13).
@@ -61,8 +62,33 @@ func (sc *sampleClock) setMark() time.Time {
 func (sc *sampleClock) waitFirst(t *testing.T, limit time.Duration) time.Duration {
 	t.Helper()
 	mark := time.Unix(0, sc.mark.Load())
-	eventually(t, limit, "samples after the server came back", func() bool { return sc.first.Load() != 0 })
+	testenv.Eventually(t, limit, "samples after the server came back", func() bool { return sc.first.Load() != 0 })
 	return time.Unix(0, sc.first.Load()).Sub(mark)
+}
+
+// defaultRTLTCP is an rtl_tcp source for srv with the default retry schedule, read in the
+// background from the start.
+func defaultRTLTCP(t *testing.T, srv *rtltcptest.Server) (*rtlTCP, *sampleClock) {
+	t.Helper()
+	src, err := NewRTLTCP(srv.Addr(), RTLTCPConfig{Tuning: Tuning{CenterFreqHz: 433.92e6, SampleRateHz: 250e3}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { src.Close() })
+	return src.(*rtlTCP), readInBackground(t, src)
+}
+
+// listenAndTime brings srv up and returns how long until samples arrived, failing beyond
+// recoveryLimit.
+func listenAndTime(t *testing.T, srv *rtltcptest.Server, sc *sampleClock, what string) {
+	t.Helper()
+	sc.setMark() // just before the port is bound again: the figure is an upper bound
+	srv.Listen()
+	took := sc.waitFirst(t, 3*recoveryLimit)
+	t.Logf("samples %v after the server listened (%s)", took.Round(time.Millisecond), what)
+	if took > recoveryLimit {
+		t.Errorf("samples %v after the server listened (%s), want within %v", took, what, recoveryLimit)
+	}
 }
 
 // Ensure an rtl_tcp source whose server goes away for 10 s delivers samples again within
@@ -73,27 +99,15 @@ func TestRTLTCP_ServerOutageRecovery(t *testing.T) {
 	}
 	t.Parallel()
 	srv := rtltcptest.Start(t, rtltcptest.Options{})
-	src, err := NewRTLTCP(srv.Addr(), RTLTCPConfig{Tuning: Tuning{CenterFreqHz: 433.92e6, SampleRateHz: 250e3}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { src.Close() })
-	sc := readInBackground(t, src)
-	eventually(t, 10*time.Second, "first samples", sc.any.Load)
-
+	src, sc := defaultRTLTCP(t, srv)
+	testenv.Eventually(t, 10*time.Second, "first samples", sc.any.Load)
 	srv.Stop()
 	time.Sleep(serverOutage) // the outage itself
-	sc.setMark()             // just before the port is bound again: the figure is an upper bound
-	srv.Listen()
-	took := sc.waitFirst(t, 3*recoveryLimit)
-	t.Logf("samples %v after the server listened again (10 s outage)", took.Round(time.Millisecond))
-	if took > recoveryLimit {
-		t.Errorf("samples %v after the server listened again, want within %v", took, recoveryLimit)
-	}
-	if r := src.(*rtlTCP).Restarts(); r < 1 {
+	listenAndTime(t, srv, sc, "10 s outage")
+	if r := src.Restarts(); r < 1 {
 		t.Errorf("Restarts = %d after an outage, want at least 1", r)
 	}
-	if err := src.(*rtlTCP).Err(); err != nil {
+	if err := src.Err(); err != nil {
 		t.Errorf("Err = %v once samples flow again, want nil", err)
 	}
 }
@@ -106,24 +120,13 @@ func TestRTLTCP_ServerDownAtStart(t *testing.T) {
 	}
 	t.Parallel()
 	srv := rtltcptest.New(t, rtltcptest.Options{})
-	src, err := NewRTLTCP(srv.Addr(), RTLTCPConfig{Tuning: Tuning{CenterFreqHz: 433.92e6, SampleRateHz: 250e3}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { src.Close() })
-	sc := readInBackground(t, src)
+	src, sc := defaultRTLTCP(t, srv)
 	time.Sleep(serverOutage) // the server is down at start
 	if sc.any.Load() {
 		t.Fatal("samples from a server that is not listening")
 	}
-	if err := src.(*rtlTCP).Err(); err == nil {
+	if err := src.Err(); err == nil {
 		t.Error("Err = nil while the server is down, want the connect failure")
 	}
-	sc.setMark() // just before the port is bound again: the figure is an upper bound
-	srv.Listen()
-	took := sc.waitFirst(t, 3*recoveryLimit)
-	t.Logf("samples %v after the server listened (down for the first 10 s)", took.Round(time.Millisecond))
-	if took > recoveryLimit {
-		t.Errorf("samples %v after the server listened, want within %v", took, recoveryLimit)
-	}
+	listenAndTime(t, srv, sc, "down for the first 10 s")
 }

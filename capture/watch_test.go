@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/heimdall/edged/internal/testenv"
 )
 
 // gatedSource delivers 10 samples per Read while open, and blocks in Read while shut until
@@ -52,19 +54,6 @@ func (g *gatedSource) Info() Info   { return Info{Name: "gated", SampleRateHz: 1
 func (g *gatedSource) Stats() Stats { return g.stats.snapshot() }
 func (g *gatedSource) Close() error { return nil }
 
-// eventually polls cond until it holds or limit passes.
-func eventually(t *testing.T, limit time.Duration, what string, cond func() bool) time.Time {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, limit)
-		}
-		time.Sleep(2 * time.Millisecond) // poll interval
-	}
-	return time.Now()
-}
-
 // Ensure Watch reports not-flowing before the first sample, a stall once a Read has waited
 // the stall timeout (counted once however long it lasts), flowing again as soon as a Read
 // returns samples, and no stall while the consumer simply does not read.
@@ -97,11 +86,11 @@ func TestWatch_StallDetectedAndCleared(t *testing.T) {
 		n, _ := w.Read(ctx, buf)
 		got <- n
 	}()
-	detected := eventually(t, 20*stall, "stall detected", func() bool { return errors.Is(w.Status(), ErrStalled) })
+	detected := testenv.Eventually(t, 20*stall, "stall detected", func() bool { return errors.Is(w.Status(), ErrStalled) })
 	if d := detected.Sub(shut); d < stall-20*time.Millisecond {
 		t.Errorf("stall reported %v after the source shut, before the %v timeout", d, stall)
 	}
-	eventually(t, 20*stall, "stall counted", func() bool { return w.Stalls() == 1 })
+	testenv.Eventually(t, 20*stall, "stall counted", func() bool { return w.Stalls() == 1 })
 	time.Sleep(2 * stall) // a long stall is still one stall
 	if n := w.Stalls(); n != 1 {
 		t.Errorf("Stalls = %d during one stall, want 1", n)

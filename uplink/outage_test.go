@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/heimdall/edged/internal/mosquittotest"
+	"github.com/heimdall/edged/internal/testenv"
 	"github.com/heimdall/edged/store"
 )
 
@@ -85,13 +86,13 @@ func TestBrokerOutageThenBlip(t *testing.T) {
 	// how long after that edged had a fix acknowledged, and when it connected.
 	publishingAgain := func(what string) (took time.Duration, connectedAt time.Time) {
 		t.Helper()
-		eventually(t, 10*time.Second, "uplink noticing the broker is gone", func() bool { return !up.Connected() })
+		testenv.Eventually(t, 10*time.Second, "uplink noticing the broker is gone", func() bool { return !up.Connected() })
 		before := up.Stats()
 		start := time.Now() // just before mosquitto starts: the figure is an upper bound
 		b.Restart()
-		eventually(t, 30*time.Second, what+": connected", func() bool { return up.Stats().Connects > before.Connects })
+		testenv.Eventually(t, 30*time.Second, what+": connected", func() bool { return up.Stats().Connects > before.Connects })
 		connectedAt = time.Now()
-		at := eventually(t, 30*time.Second, what+": publishing", func() bool { return up.Stats().Published > before.Published })
+		at := testenv.Eventually(t, 30*time.Second, what+": publishing", func() bool { return up.Stats().Published > before.Published })
 		return at.Sub(start), connectedAt
 	}
 
@@ -163,17 +164,4 @@ func TestBrokerOutageThenBlip(t *testing.T) {
 	if n, _ := db.OutboxLen(); n != 0 {
 		t.Errorf("outbox holds %d fixes after everything was delivered", n)
 	}
-}
-
-// eventually polls cond until it holds or limit passes, and returns when it held.
-func eventually(t testing.TB, limit time.Duration, what string, cond func() bool) time.Time {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, limit)
-		}
-		time.Sleep(5 * time.Millisecond) // poll interval
-	}
-	return time.Now()
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/heimdall/edged/capture"
 	"github.com/heimdall/edged/capture/rtltcptest"
 	"github.com/heimdall/edged/configs"
+	"github.com/heimdall/edged/internal/testenv"
 	"github.com/heimdall/edged/uplink"
 )
 
@@ -57,19 +58,6 @@ func (l *logTimes) at(msg string) (time.Time, bool) {
 	defer l.mu.Unlock()
 	t, ok := l.first[msg]
 	return t, ok
-}
-
-// eventually polls cond until it holds or limit passes, and returns when it held.
-func eventually(t testing.TB, limit time.Duration, what string, cond func() bool) time.Time {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, limit)
-		}
-		time.Sleep(5 * time.Millisecond) // poll interval
-	}
-	return time.Now()
 }
 
 // startDaemon runs a daemon on cfg until the test ends and returns its API's base URL.
@@ -150,7 +138,7 @@ func TestReadinessFollowsAStall(t *testing.T) {
 			t.Errorf("/metrics at start lacks %q", want)
 		}
 	}
-	eventually(t, 30*time.Second, "ready", func() bool { code, _ := get(t, base+"/readyz"); return code == 200 })
+	testenv.Eventually(t, 30*time.Second, "ready", func() bool { code, _ := get(t, base+"/readyz"); return code == 200 })
 
 	// Poll /readyz every 10 ms from here on.
 	var (
@@ -191,18 +179,18 @@ func TestReadinessFollowsAStall(t *testing.T) {
 	srv.Pause()
 	paused := time.Now()
 	var detected time.Time
-	eventually(t, 10*time.Second, "stall detected", func() bool {
+	testenv.Eventually(t, 10*time.Second, "stall detected", func() bool {
 		var ok bool
 		detected, ok = logs.at("source stalled")
 		return ok
 	})
-	eventually(t, 5*time.Second, "503 during the stall", func() bool { _, ok := first(503, paused); return ok })
+	testenv.Eventually(t, 5*time.Second, "503 during the stall", func() bool { _, ok := first(503, paused); return ok })
 	_, during := get(t, base+"/metrics")
 	time.Sleep(time.Until(paused.Add(stall))) // the rest of the stall
 	srv.Resume()
-	eventually(t, 10*time.Second, "samples flowing again", func() bool { return !srv.FirstWrite().IsZero() })
+	testenv.Eventually(t, 10*time.Second, "samples flowing again", func() bool { return !srv.FirstWrite().IsZero() })
 	flowing := srv.FirstWrite()
-	eventually(t, 10*time.Second, "200 after the stall", func() bool { _, ok := first(200, flowing); return ok })
+	testenv.Eventually(t, 10*time.Second, "200 after the stall", func() bool { _, ok := first(200, flowing); return ok })
 	close(stopPoll)
 	<-polled
 

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // ModuleRoot walks up from the working directory to the folder holding go.mod.
@@ -88,4 +89,19 @@ func RestartablePort() (int, error) {
 		}
 	}
 	return 0, fmt.Errorf("no free port in 10000-%d after 200 tries", low)
+}
+
+// Eventually polls cond every few milliseconds until it holds, and returns when it did; it
+// fails the test, naming what, if cond still does not hold after limit. For waiting on a
+// state that has no event to wait on (a counter, a server's answer).
+func Eventually(t testing.TB, limit time.Duration, what string, cond func() bool) time.Time {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, limit)
+		}
+		time.Sleep(5 * time.Millisecond) // poll interval
+	}
+	return time.Now()
 }
