@@ -87,6 +87,11 @@ for arch in $arches; do
   deb=$out/edged_${ver}_$arch.deb
   [ -f "$deb" ] || die "$deb was not built (log: $stage/build.log)"
   say "built $deb ($(du -h "$deb" | cut -f1)), Depends: $(dpkg-deb -f "$deb" Depends)"
+  # The package must carry the very ONNX Runtime whose hash deps.sh checked.
+  got=$(dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/lib/edged/libonnxruntime.so.1 | sha256sum | cut -d' ' -f1)
+  [ "$got" = "$(sha256sum "$ort_dir/libonnxruntime.so.1" | cut -d' ' -f1)" ] ||
+    die "$deb: /usr/lib/edged/libonnxruntime.so.1 differs from the pinned library (sha256 $got)"
+  say "ONNX Runtime in the package: sha256 $got (the pinned one)"
 
   if [ "${LINTIAN:-1}" != 0 ]; then
     # --fail-on error,warning: an info or pedantic tag is shown, not fatal.
