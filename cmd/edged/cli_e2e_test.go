@@ -86,6 +86,9 @@ func TestE2EFeaturesOut(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &fc); err != nil || fc.Type != "FeatureCollection" || len(fc.Features) != 1 {
 		t.Errorf("geojson output: %v %s", err, out)
 	}
+	if err := schemas.Validate("schema/fixes.json", "replay", []byte(out)); err != nil {
+		t.Errorf("geojson output: %v", err)
+	}
 	for _, off := range []string{"0", "16384", "32768"} {
 		b, err := os.ReadFile(filepath.Join(feats, off+".npy"))
 		if err != nil {

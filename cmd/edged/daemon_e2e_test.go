@@ -95,15 +95,45 @@ func (d *daemonUnderTest) stop(t *testing.T, limit time.Duration) {
 }
 
 // subscribe connects a QoS 1 subscriber to broker for topic, as an upstream consumer would,
-// and disconnects it when the test ends.
+// and disconnects it when the test ends. Every message is validated against its schema in
+// api/schema before fn sees it; a message that is not valid fails the test.
 func subscribe(t *testing.T, broker, clientID, topic string, fn mqtt.MessageHandler) {
 	t.Helper()
+	var mu sync.Mutex
+	var invalid []string
+	// Registered first, so it runs after the disconnect below: no message comes later.
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, e := range invalid {
+			t.Errorf("MQTT: %s", e)
+		}
+	})
 	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(broker).SetClientID(clientID))
 	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		t.Fatalf("subscriber connect: %v", tok.Error())
 	}
 	t.Cleanup(func() { c.Disconnect(100) })
-	if tok := c.Subscribe(topic, 1, fn); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+	check := func(c mqtt.Client, m mqtt.Message) {
+		var err error
+		switch {
+		case strings.HasSuffix(m.Topic(), "/fix"):
+			err = schemas.Validate("schema/fix.json", "mqtt", m.Payload())
+		case strings.HasSuffix(m.Topic(), "/availability"):
+			err = schemas.ValidateValue("schema/availability.json", "mqtt", string(m.Payload()))
+		case strings.HasSuffix(m.Topic(), "/model"):
+			err = schemas.Validate("schema/model-message.json", "mqtt", m.Payload())
+		default:
+			err = fmt.Errorf("a topic edged does not document")
+		}
+		if err != nil {
+			mu.Lock()
+			invalid = append(invalid, fmt.Sprintf("%s: %v\n%.300s", m.Topic(), err, m.Payload()))
+			mu.Unlock()
+		}
+		fn(c, m)
+	}
+	if tok := c.Subscribe(topic, 1, check); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		t.Fatalf("subscribe %s: %v", topic, tok.Error())
 	}
 }

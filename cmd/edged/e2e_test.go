@@ -15,10 +15,20 @@ import (
 	"testing"
 
 	"github.com/heimdall/edged/infer/geo"
+	"github.com/heimdall/edged/internal/schematest"
 	"github.com/heimdall/edged/models/reference"
 )
 
 var edgedBin string
+
+// schemas validates every fix, MQTT message and HTTP answer the end-to-end tests see against
+// api/schema, and counts them by where they came from: replay (edged replay's stdout),
+// daemon (edged run's stdout), mqtt (a subscriber), http (the local API).
+var schemas *schematest.Validator
+
+// fixSources are where the end-to-end tests see fixes; a full run must validate fixes
+// from each.
+var fixSources = []string{"replay", "daemon", "mqtt", "http"}
 
 // coverDirEnv names the folder where `make cover` collects the binary's coverage counters.
 // The binary is always built with -cover; without the variable its counters go to a
@@ -52,9 +62,32 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "build edged:", err)
 		os.Exit(1)
 	}
+	if schemas, err = schematest.New(nil); err != nil {
+		fmt.Fprintln(os.Stderr, "schemas:", err)
+		os.Exit(1)
+	}
 	code := m.Run()
 	os.RemoveAll(dir)
+	fmt.Print("schema validation in the end-to-end tests:\n" + schemas.Report())
+	if f := flag.Lookup("test.run"); code == 0 && f != nil && f.Value.String() == "" {
+		// The whole suite ran: every place fixes come out must have been checked.
+		for _, src := range fixSources {
+			if schemas.Count("schema/fix.json", src) == 0 {
+				fmt.Printf("FAIL: no fix from %s was validated against api/schema/fix.json\n", src)
+				code = 1
+			}
+		}
+	}
 	os.Exit(code)
+}
+
+// validFix fails t unless b is a fix valid against api/schema/fix.json, and counts it
+// under source.
+func validFix(t testing.TB, source string, b []byte) {
+	t.Helper()
+	if err := schemas.Validate("schema/fix.json", source, b); err != nil {
+		t.Errorf("fix from %s: %v\n%.300s", source, err, b)
+	}
 }
 
 func edged(t *testing.T, args ...string) (stdout, stderr string, err error) {
@@ -87,6 +120,7 @@ func parseFixes(t *testing.T, out string) []fix {
 		if err := json.Unmarshal(sc.Bytes(), &f); err != nil {
 			t.Fatalf("fix is not JSON: %v\n%s", err, sc.Text())
 		}
+		validFix(t, "replay", sc.Bytes())
 		fixes = append(fixes, f)
 	}
 	return fixes

@@ -111,6 +111,9 @@ func runGoldenReplay(t *testing.T, dir string, features bool, args ...string) re
 		t.Fatalf("edged %s: %v\n%s", strings.Join(all, " "), err, e.String())
 	}
 	out := replayOutput{fixes: o.Bytes(), stderr: speedRE.ReplaceAll(e.Bytes(), []byte("N× real time"))}
+	for line := range bytes.Lines(out.fixes) {
+		validFix(t, "replay", bytes.TrimSuffix(line, []byte("\n")))
+	}
 	if features {
 		out.features = hashDir(t, feats)
 	}
