@@ -332,6 +332,9 @@ func (db *DB) WrittenBytes() int64 { return db.written.Load() }
 // (NoOutbox) because retention removed their fix.
 func (db *DB) Dropped() uint64 { return db.dropped.Load() }
 
+// Options returns the options in effect, defaults filled in.
+func (db *DB) Options() Options { return db.opts }
+
 // CacheEvicted counts predict cache entries evicted to stay under CacheMaxBytes, since
 // Open.
 func (db *DB) CacheEvicted() uint64 { return db.evicted.Load() }

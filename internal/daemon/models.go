@@ -340,7 +340,7 @@ func (mm *modelManager) Rollback(ctx context.Context) error {
 }
 
 // newStoreCollector exports the store's size, what it wrote, its outbox (with the age of
-// the oldest unsent fix) and its cache.
+// the oldest unsent fix) and its cache, and the bounds of the last two.
 func newStoreCollector(db *store.DB) prometheus.Collector {
 	return collectorFunc{
 		descs: []*prometheus.Desc{
@@ -352,6 +352,10 @@ func newStoreCollector(db *store.DB) prometheus.Collector {
 			prometheus.NewDesc("edged_store_cache_bytes", "Bytes of the predict cache, as counted against store.cache_max_bytes.", nil, nil),
 			prometheus.NewDesc("edged_store_cache_evictions_total", "Predict cache entries evicted before expiry to stay under store.cache_max_bytes.", nil, nil),
 			prometheus.NewDesc("edged_outbox_oldest_age_seconds", "How long ago the oldest fix still waiting for the broker was committed; 0 when the outbox is empty.", nil, nil),
+			// The bounds, so that alerts and dashboards compare the gauges above with them.
+			prometheus.NewDesc("edged_outbox_limit_fixes", "store.outbox_max_fixes: beyond it the oldest waiting fixes are dropped.", nil, nil),
+			prometheus.NewDesc("edged_outbox_limit_bytes", "store.outbox_max_bytes: beyond it the oldest waiting fixes are dropped.", nil, nil),
+			prometheus.NewDesc("edged_store_cache_limit_bytes", "store.cache_max_bytes: beyond it the oldest cached answers are evicted.", nil, nil),
 		},
 		collect: func(descs []*prometheus.Desc, ch chan<- prometheus.Metric) {
 			n, b := db.OutboxLen()
@@ -367,6 +371,10 @@ func newStoreCollector(db *store.DB) prometheus.Collector {
 				age = max(0, time.Since(oldest).Seconds())
 			}
 			ch <- prometheus.MustNewConstMetric(descs[7], prometheus.GaugeValue, age)
+			o := db.Options()
+			ch <- prometheus.MustNewConstMetric(descs[8], prometheus.GaugeValue, float64(o.OutboxMaxCount))
+			ch <- prometheus.MustNewConstMetric(descs[9], prometheus.GaugeValue, float64(o.OutboxMaxBytes))
+			ch <- prometheus.MustNewConstMetric(descs[10], prometheus.GaugeValue, float64(o.CacheMaxBytes))
 		},
 	}
 }
