@@ -35,9 +35,7 @@ import (
 // schemas; and its answers on every route, including the model routes against a model
 // registry, are valid against that OpenAPI document.
 func TestE2EInterfacesMatchTheirDocuments(t *testing.T) {
-	fake := mlflowtest.New(t)
-	v1 := fake.AddVersion("edged-beacon", mlflowtest.Version{Files: modelFiles(), Tags: map[string]string{"edged.sha256": sha(reference.Model)}})
-	fake.SetAlias("edged-beacon", "champion", v1)
+	fake := registryWithV1(t)
 	broker := mosquittotest.Start(t, mosquittotest.Options{})
 	dir := t.TempDir()
 	out, stderr, err := edged(t, "synth", "-beacon", "F", "-windows", "12", "-bursts", "odd", "-out", dir)
@@ -243,6 +241,15 @@ mlflow: {tracking_uri: %s, model_name: edged-beacon, alias: champion, interval_s
 	t.Logf("%d answers of the daemon valid against its OpenAPI document (%d documented responses seen); fixes: %d on stdout, %d over MQTT, %d over HTTP",
 		n, len(seen), len(stdoutIDs), len(mqttIDs), len(fc.Features))
 	d.stop(t, 10*time.Second)
+}
+
+// registryWithV1 is a model registry whose alias champion names version 1 of edged-beacon:
+// the reference model, with its checksum tag.
+func registryWithV1(t *testing.T) *mlflowtest.Server {
+	fake := mlflowtest.New(t)
+	v1 := fake.AddVersion("edged-beacon", mlflowtest.Version{Files: modelFiles(), Tags: map[string]string{"edged.sha256": sha(reference.Model)}})
+	fake.SetAlias("edged-beacon", "champion", v1)
+	return fake
 }
 
 // httpGet returns the body of a GET that must answer 200.

@@ -10,9 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/heimdall/edged/infer/mlflow/mlflowtest"
 	"github.com/heimdall/edged/internal/mosquittotest"
-	"github.com/heimdall/edged/models/reference"
 	"github.com/heimdall/edged/monitoring"
 )
 
@@ -22,9 +20,7 @@ import (
 // daemon runs everything that exports metrics: the demo source, a real mosquitto, a model
 // registry, the HTTP API.
 func TestE2EMonitoringMatchesScrape(t *testing.T) {
-	fake := mlflowtest.New(t)
-	v1 := fake.AddVersion("edged-beacon", mlflowtest.Version{Files: modelFiles(), Tags: map[string]string{"edged.sha256": sha(reference.Model)}})
-	fake.SetAlias("edged-beacon", "champion", v1)
+	fake := registryWithV1(t)
 	broker := mosquittotest.Start(t, mosquittotest.Options{})
 	addr := freeAddr(t)
 	startDaemon(t, fmt.Sprintf(`
