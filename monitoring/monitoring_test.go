@@ -1,6 +1,7 @@
 package monitoring
 
 import (
+	"encoding/json"
 	"slices"
 	"testing"
 
@@ -76,6 +77,34 @@ func TestEveryAlertIsTested(t *testing.T) {
 	for _, p := range panels {
 		if p.Title == "" || p.Description == "" || len(p.Exprs) == 0 {
 			t.Errorf("panel %q: a title, a description and a query, please", p.Title)
+		}
+	}
+}
+
+// Ensure the dashboard's panels fit Grafana's 24-column grid without overlapping.
+func TestDashboardLayout(t *testing.T) {
+	var d struct {
+		Panels []struct {
+			Title   string
+			GridPos struct{ H, W, X, Y int } `json:"gridPos"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(Dashboard, &d); err != nil {
+		t.Fatal(err)
+	}
+	taken := map[[2]int]string{}
+	for _, p := range d.Panels {
+		g := p.GridPos
+		if g.W < 1 || g.H < 1 || g.X < 0 || g.X+g.W > 24 {
+			t.Errorf("panel %q at %+v: outside the grid", p.Title, g)
+		}
+		for y := g.Y; y < g.Y+g.H; y++ {
+			for x := g.X; x < g.X+g.W; x++ {
+				if other, ok := taken[[2]int{x, y}]; ok {
+					t.Fatalf("panels %q and %q overlap at column %d, row %d", other, p.Title, x, y)
+				}
+				taken[[2]int{x, y}] = p.Title
+			}
 		}
 	}
 }
