@@ -9,7 +9,7 @@ export CGO_ENABLED := 1
 # Tests and benchmarks use at most this long; CI has 2 cores and 90 minutes for everything.
 TEST_TIMEOUT ?= 30m
 
-.PHONY: all deps build build-arm64 deb systemd-test run test check check-kit e2e bench loadtest fuzz install reference clean
+.PHONY: all deps build build-arm64 deb systemd-test run test check check-kit e2e cover bench loadtest fuzz install reference clean
 
 all: build
 
@@ -60,6 +60,11 @@ check-kit:
 # The end-to-end tests on their own (they also run inside `make test`): the built binary.
 e2e: deps
 	$(GO) test -race -tags '$(TAGS)' -run 'TestE2E' -v ./cmd/edged/
+
+# Statement coverage of every package in the binary, the unit tests' and the end-to-end
+# tests' (the real binary built with -cover) merged; prints the table README.md quotes.
+cover: deps
+	@GO='$(GO)' TAGS='$(TAGS)' TEST_TIMEOUT='$(TEST_TIMEOUT)' scripts/cover.sh build/cover
 
 # Go benchmarks (medians: run benchstat on build/bench.txt), the spectrogram against a C FFTW
 # reference, a 2.4 MS/s replay through the whole daemon with bbolt and MQTT, and what the

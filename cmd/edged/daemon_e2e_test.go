@@ -70,8 +70,15 @@ func startDaemon(t *testing.T, config string, env ...string) *daemonUnderTest {
 	}
 	go func() { d.done <- d.cmd.Wait() }()
 	t.Cleanup(func() {
-		d.cmd.Process.Kill()
-		<-d.done
+		// SIGTERM first, so the binary exits normally and writes its coverage counters
+		// (make cover); SIGKILL when it does not stop in time.
+		d.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-d.done:
+		case <-time.After(10 * time.Second):
+			d.cmd.Process.Kill()
+			<-d.done
+		}
 		if t.Failed() {
 			t.Logf("edged stderr:\n%s", d.stderr)
 		}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,13 +24,13 @@ var update = flag.Bool("update", false, "rewrite testdata/golden/ from this run'
 // goldenStart is every golden replay's -start-time, so fix times are the recording's.
 const goldenStart = "2024-05-01T12:00:00Z"
 
-// goldenCase is one replay whose exact output testdata/golden/<name>/ holds.
+// goldenCase is one replay whose exact output testdata/golden/<name>/ holds: its fixes, its
+// stderr, and the SHA-256 of each -features-out file, so a change in the low bits of the
+// model input fails the test even where the fixes, rounded, do not move.
 type goldenCase struct {
 	name string
 	// setup returns the folder to run in and the replay arguments after the common ones.
 	setup func(t *testing.T) (dir string, args []string)
-	// features adds -features-out; the golden file then lists each .npy's SHA-256.
-	features bool
 }
 
 func goldenCases() []goldenCase {
@@ -60,7 +61,7 @@ func goldenCases() []goldenCase {
 		// Heimdall's serving contract (12.5 kS/s, 13184-sample windows, float64 STFT): 45
 		// reference windows at 250 kS/s are 2.8 of its windows, the last one padded. No
 		// reference beacon lies within its ±6.25 kHz, so the gate is opened for every window.
-		{name: "heimdall_serving", features: true, setup: func(t *testing.T) (string, []string) {
+		{name: "heimdall_serving", setup: func(t *testing.T) (string, []string) {
 			dir, rec := synth(t, "-beacon", "F", "-windows", "45", "-bursts", "3,20,40", "-snr-db", "25", "-seed", "11")
 			return dir, []string{"-gate-snr-db", "0", "-model", repo(t, "infer/testdata/heimdall_serving.onnx"),
 				"-contract", repo(t, "infer/testdata/heimdall_serving_contract.json"), rec}
@@ -120,16 +121,20 @@ func runGoldenReplay(t *testing.T, dir string, features bool, args ...string) re
 	return out
 }
 
-// hashDir lists the SHA-256 of every file in dir, sorted by name, as sha256sum does.
+// hashDir lists the SHA-256 of every file under dir by its path relative to dir, sorted, as
+// sha256sum does.
 func hashDir(t *testing.T, dir string) []byte {
 	t.Helper()
-	entries, err := os.ReadDir(dir)
+	var names []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(dir, path)
+			names = append(names, rel)
+		}
+		return err
+	})
 	if err != nil {
 		t.Fatal(err)
-	}
-	names := make([]string, 0, len(entries))
-	for _, e := range entries {
-		names = append(names, e.Name())
 	}
 	slices.Sort(names)
 	var b bytes.Buffer
@@ -152,12 +157,9 @@ func TestE2EGolden(t *testing.T) {
 	for _, c := range goldenCases() {
 		t.Run(c.name, func(t *testing.T) {
 			dir, args := c.setup(t)
-			got := runGoldenReplay(t, dir, c.features, args...)
+			got := runGoldenReplay(t, dir, true, args...)
 			golden := filepath.Join("testdata", "golden", c.name)
-			files := map[string][]byte{"fixes.jsonl": got.fixes, "stderr.txt": got.stderr}
-			if c.features {
-				files["features.sha256"] = got.features
-			}
+			files := map[string][]byte{"fixes.jsonl": got.fixes, "stderr.txt": got.stderr, "features.sha256": got.features}
 			if *update {
 				if err := os.MkdirAll(golden, 0o755); err != nil {
 					t.Fatal(err)
@@ -183,7 +185,8 @@ func TestE2EGolden(t *testing.T) {
 	}
 }
 
-// firstDiff describes the first line where got differs from want.
+// firstDiff describes the first line where got differs from want, around the first byte
+// that differs.
 func firstDiff(want, got []byte) string {
 	wl, gl := strings.Split(string(want), "\n"), strings.Split(string(got), "\n")
 	for i := range max(len(wl), len(gl)) {
@@ -195,15 +198,17 @@ func firstDiff(want, got []byte) string {
 			g = gl[i]
 		}
 		if w != g {
-			return fmt.Sprintf("line %d:\n  want %s\n  got  %s", i+1, clip(w), clip(g))
+			col := 0
+			for col < min(len(w), len(g)) && w[col] == g[col] {
+				col++
+			}
+			return fmt.Sprintf("line %d, column %d:\n  want …%s…\n  got  …%s…", i+1, col+1, around(w, col), around(g, col))
 		}
 	}
 	return "same lines"
 }
 
-func clip(s string) string {
-	if len(s) > 300 {
-		return s[:300] + "…"
-	}
-	return s
+// around is s from 60 bytes before col to 60 after.
+func around(s string, col int) string {
+	return s[max(0, col-60):min(len(s), col+60)]
 }

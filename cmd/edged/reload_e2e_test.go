@@ -12,23 +12,32 @@ import (
 	"time"
 )
 
-// scrape reads one sample's value from /metrics (0 when absent).
+// scrape reads one sample's value from /metrics (0 when absent or unreachable).
 func scrape(t *testing.T, addr, series string) float64 {
 	t.Helper()
+	return scrapeSeries(t, addr, series)[0]
+}
+
+// scrapeSeries reads several samples' values from one /metrics response (0 when absent or
+// unreachable).
+func scrapeSeries(t *testing.T, addr string, series ...string) []float64 {
+	t.Helper()
+	v := make([]float64, len(series))
 	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {
-		return 0
+		return v
 	}
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), series+" "); ok {
-			f, _ := strconv.ParseFloat(v, 64)
-			return f
+		for i, s := range series {
+			if rest, ok := strings.CutPrefix(sc.Text(), s+" "); ok {
+				v[i], _ = strconv.ParseFloat(rest, 64)
+			}
 		}
 	}
-	return 0
+	return v
 }
 
 // eventually polls cond until it holds or limit passes.

@@ -129,8 +129,14 @@ func runReplay(args []string) error {
 	if db != nil {
 		r.db = db
 	}
-	for _, path := range fs.Args() {
-		if err := r.replayOne(ctx, path); err != nil {
+	for i, path := range fs.Args() {
+		cfg := r.cfg
+		if cfg.FeaturesOut != "" && fs.NArg() > 1 {
+			// Offsets restart at 0 in every recording: one folder each, or they would
+			// overwrite each other.
+			cfg.FeaturesOut = filepath.Join(cfg.FeaturesOut, fmt.Sprintf("%d-%s", i+1, filepath.Base(path)))
+		}
+		if err := r.replayOne(ctx, path, cfg); err != nil {
 			return err
 		}
 	}
@@ -157,7 +163,7 @@ type replayer struct {
 	said map[string]bool
 }
 
-func (r *replayer) replayOne(ctx context.Context, path string) error {
+func (r *replayer) replayOne(ctx context.Context, path string, cfg pipeline.Config) error {
 	rec, err := capture.ResolveFile(path, r.opts)
 	if err != nil {
 		return err
@@ -168,7 +174,7 @@ func (r *replayer) replayOne(ctx context.Context, path string) error {
 		return err
 	}
 	defer src.Close()
-	p, err := pipeline.New(r.cfg, src, r.engine, r.db, r.notify, nil, r.log.With("source", src.Info().Name))
+	p, err := pipeline.New(cfg, src, r.engine, r.db, r.notify, nil, r.log.With("source", src.Info().Name))
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
