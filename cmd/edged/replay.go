@@ -197,12 +197,12 @@ func (r *replayer) replayOne(ctx context.Context, path string, cfg pipeline.Conf
 func (r *replayer) announce(name string, rec capture.Recording) {
 	var guessed, flags []string
 	if rec.FreqDefaulted && !r.said["freq"] {
-		guessed = append(guessed, "centre frequency "+hz(rec.CenterFreqHz))
+		guessed = append(guessed, "centre frequency "+si(rec.CenterFreqHz, "Hz"))
 		flags = append(flags, "-center-freq")
 		r.said["freq"] = true
 	}
 	if rec.RateDefaulted && !r.said["rate"] {
-		guessed = append(guessed, "sample rate "+sps(rec.SampleRateHz))
+		guessed = append(guessed, "sample rate "+si(rec.SampleRateHz, "S/s"))
 		flags = append(flags, "-sample-rate")
 		r.said["rate"] = true
 	}
@@ -223,7 +223,7 @@ func summary(path string, rateHz float64, p dsp.Params, s *pipeline.Stats, wall 
 	dur := float64(read) / rateHz
 	windows, not := s.Windows.Load(), s.NotAnalysed()
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %d samples (%s at %s), %s", path, read, seconds(dur), sps(rateHz), plural(windows, "window"))
+	fmt.Fprintf(&b, "%s: %d samples (%s at %s), %s", path, read, seconds(dur), si(rateHz, "S/s"), plural(windows, "window"))
 	if pad := s.PaddedSamples.Load(); pad > 0 {
 		fmt.Fprintf(&b, " (the last padded with %s of zeros)", seconds(float64(pad)/p.SampleRateHz))
 	}
@@ -241,7 +241,7 @@ func summary(path string, rateHz float64, p dsp.Params, s *pipeline.Stats, wall 
 		win := float64(p.WindowSamples) / p.SampleRateHz
 		fmt.Fprintf(&b, ": the model's window is %s (%d samples at %s) and a recording must fill at least %s of one (%s);"+
 			" replay a longer recording, use a model with a shorter window, or check -sample-rate",
-			seconds(win), p.WindowSamples, sps(p.SampleRateHz), fraction(pipeline.MinTailFraction), seconds(pipeline.MinTailFraction*win))
+			seconds(win), p.WindowSamples, si(p.SampleRateHz, "S/s"), fraction(pipeline.MinTailFraction), seconds(pipeline.MinTailFraction*win))
 		return b.String()
 	case not > 0:
 		fmt.Fprintf(&b, " (a tail shorter than %s a window)", fraction(pipeline.MinTailFraction))
@@ -280,28 +280,18 @@ func seconds(s float64) string {
 	return strconv.FormatFloat(s, 'g', 4, 64) + " s"
 }
 
-// sps formats a sample rate: 250 kS/s, 2.4 MS/s.
-func sps(v float64) string {
-	switch {
-	case v >= 1e6:
-		return strconv.FormatFloat(v/1e6, 'g', -1, 64) + " MS/s"
-	case v >= 1e3:
-		return strconv.FormatFloat(v/1e3, 'g', -1, 64) + " kS/s"
+// si formats v in unit with the SI prefix that keeps the number under 1000: 433.92 MHz,
+// 2.4 MS/s, 250 kS/s.
+func si(v float64, unit string) string {
+	for _, p := range []struct {
+		scale  float64
+		prefix string
+	}{{1e9, "G"}, {1e6, "M"}, {1e3, "k"}} {
+		if v >= p.scale {
+			return strconv.FormatFloat(v/p.scale, 'g', -1, 64) + " " + p.prefix + unit
+		}
 	}
-	return strconv.FormatFloat(v, 'g', -1, 64) + " S/s"
-}
-
-// hz formats a frequency: 433.92 MHz.
-func hz(v float64) string {
-	switch {
-	case v >= 1e9:
-		return strconv.FormatFloat(v/1e9, 'g', -1, 64) + " GHz"
-	case v >= 1e6:
-		return strconv.FormatFloat(v/1e6, 'g', -1, 64) + " MHz"
-	case v >= 1e3:
-		return strconv.FormatFloat(v/1e3, 'g', -1, 64) + " kHz"
-	}
-	return strconv.FormatFloat(v, 'g', -1, 64) + " Hz"
+	return strconv.FormatFloat(v, 'g', -1, 64) + " " + unit
 }
 
 // loadModel loads a model file, or the embedded reference model when path is empty. A

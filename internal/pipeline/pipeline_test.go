@@ -356,6 +356,13 @@ func replayBytes(t *testing.T, e *infer.Engine, name string, data []byte) ([]uin
 		t.Fatal(err)
 	}
 	defer src.Close()
+	return runSource(t, e, src)
+}
+
+// runSource runs src through the pipeline, gate at 10 dB, and returns its fixes' sample
+// offsets in order and the run's counters.
+func runSource(t *testing.T, e *infer.Engine, src capture.Source) ([]uint64, *Stats) {
+	t.Helper()
 	var out bytes.Buffer
 	p, err := New(Config{ReceiverID: "rx", GateSNRDB: 10, Output: &out}, src, e, nil, nil, nil, nil)
 	if err != nil {

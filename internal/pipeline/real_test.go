@@ -1,14 +1,10 @@
 package pipeline
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
 	"path/filepath"
 	"testing"
 
 	"github.com/heimdall/edged/capture"
-	"github.com/heimdall/edged/infer"
 	"github.com/heimdall/edged/internal/testenv"
 )
 
@@ -40,22 +36,10 @@ func TestRealRecordingsGate(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer src.Close()
-			var out bytes.Buffer
-			p, err := New(Config{ReceiverID: "rx", GateSNRDB: 10, Output: &out}, src, e, nil, nil, nil, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := p.Run(context.Background()); err != nil {
-				t.Fatal(err)
-			}
+			offsets, _ := runSource(t, e, src)
 			gated := map[int]bool{}
-			dec := json.NewDecoder(&out)
-			for dec.More() {
-				var f infer.Feature
-				if err := dec.Decode(&f); err != nil {
-					t.Fatal(err)
-				}
-				gated[int(f.Properties.SampleOffset)] = true
+			for _, off := range offsets {
+				gated[int(off)] = true
 			}
 			for off := range gated {
 				near := false
