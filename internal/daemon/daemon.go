@@ -100,12 +100,6 @@ func New(cfg configs.Config, opts Options, log *slog.Logger, lvl *slog.LevelVar)
 		return nil, err
 	}
 	d.reg.MustRegister(newStoreCollector(d.db))
-	if cfg.MQTT.Broker == "" {
-		// Queuing fixes for a broker that is not configured would only fill the disk.
-		n, _ := d.db.OutboxLen()
-		log.Info("no mqtt.broker configured: fixes are stored for the API, nothing is queued for upload",
-			"left_in_outbox", n)
-	}
 
 	if d.models, err = newModelManager(cfg, d.db, d.reg, log.With("stage", "infer")); err != nil {
 		d.db.Close()
@@ -176,6 +170,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}()
 	d.log.Info("http api listening", "addr", d.httpLn.Addr().String())
+	if d.mqtt == nil {
+		// The store was opened with NoOutbox: queuing fixes for a broker that is not
+		// configured would only fill the disk.
+		n, _ := d.db.OutboxLen()
+		d.log.Info("no mqtt.broker configured: fixes are stored for the API, nothing is queued for upload",
+			"left_in_outbox", n)
+	}
 	if d.mqtt != nil {
 		wg.Add(1)
 		go func() {
