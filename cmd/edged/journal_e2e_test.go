@@ -48,6 +48,7 @@ func TestE2EJournalPriorities(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() { cmd.Process.Kill() }) // a failed test leaves no daemon behind
 	eventually(t, 30*time.Second, "a warning logged", func() bool {
 		b, _ := os.ReadFile(f.Name())
 		return strings.Contains(string(b), " level=WARN ")
