@@ -54,13 +54,9 @@ type Config struct {
 	FeaturesOut string
 	// Output, when set, receives every committed fix as one line of JSON.
 	Output io.Writer
-	// CommitInterval gathers fixes for up to this long, from the first one not yet
-	// committed, and commits them in one transaction (group commit). bbolt writes some
-	// 30 KB per transaction whatever it holds, so on an SD card the interval, not the
-	// fixes, sets the wear. A crash or power cut loses at most the fixes of one interval,
-	// none of which was reported yet: a fix is printed, counted and published only once
-	// committed. 0 commits each batch as it comes.
 	CommitInterval time.Duration
+	// Tap, when set, watches every window and fix (the status page's live feed).
+	Tap Tap
 }
 
 // commitMaxFixes commits early when this many fixes wait, so a fast replay keeps its
@@ -188,6 +184,14 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	jobs := make(chan gated, depth)
 	fixes := make(chan []infer.Feature, depth)
 
+	if p.cfg.Tap != nil {
+		rows, frames := fe.Shape()
+		p.cfg.Tap.Stream(StreamInfo{Source: p.src.Info().Name, CenterFreqHz: p.src.Info().CenterFreqHz,
+			ShiftHz: p.params.ShiftHz, SampleRateHz: p.params.SampleRateHz, WindowSamples: p.params.WindowSamples,
+			Rows: rows, Frames: frames, RowsHz: fe.RowsHz(), Log: p.params.Log.Kind, Normalize: p.params.Normalize.Kind,
+			GateSNRDB: p.cfg.GateSNRDB})
+	}
+
 	// Each consumer closes its gone channel when it returns, so its producer stops instead
 	// of blocking on a send nobody will take; a stage's failure cancels the reader.
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -311,7 +315,11 @@ func (p *Pipeline) features(fe *dsp.Frontend, in <-chan *window, free chan<- *wi
 				firstErr = err
 			}
 		}
-		if math.IsNaN(meas.SNRDB) || meas.SNRDB < p.cfg.GateSNRDB {
+		passed := !math.IsNaN(meas.SNRDB) && meas.SNRDB >= p.cfg.GateSNRDB
+		if p.cfg.Tap != nil {
+			p.cfg.Tap.Window(WindowInfo{Seq: iw.Seq, SampleOffset: iw.SampleOffset, Time: iw.Time, SNRDB: meas.SNRDB, Passed: passed}, buf)
+		}
+		if !passed {
 			p.stats.GatedOut.Add(1)
 			continue
 		}
@@ -444,6 +452,9 @@ func (p *Pipeline) sink(in <-chan []infer.Feature) error {
 		}
 		p.stats.Fixes.Add(uint64(len(pending)))
 		p.m.fixes(len(pending))
+		if p.cfg.Tap != nil {
+			p.cfg.Tap.Fixes(pending)
+		}
 		if p.cfg.Output != nil {
 			for i, b := range shown {
 				// Fixes on the output are what a replay is for: one that cannot be written
