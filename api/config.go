@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -27,6 +28,8 @@ const (
 	DefaultCacheTTL        = 3600 * time.Second
 	DefaultConfidenceLevel = 0.95
 	DefaultReceiverID      = "edged"
+	// DefaultMaxLiveClients is how many status pages may follow the live feed at once.
+	DefaultMaxLiveClients = 8
 )
 
 // Limits of the routes.
@@ -66,6 +69,10 @@ type Config struct {
 	// RequestTimeoutSeconds bounds the work on one request (default 30 s); past it the
 	// answer is 503.
 	RequestTimeoutSeconds float64 `yaml:"request_timeout_seconds"`
+	// MaxLiveClients bounds the status pages (GET /) following the live feed at once
+	// (default 8); one more gets 503 and retries. The status page is Deps.Page's; the
+	// bound is here because it is a property of this listener.
+	MaxLiveClients int `yaml:"max_live_clients"`
 
 	// Token, when not empty, is the bearer token the mutating routes require. New sets it
 	// from TokenFile; tests and embedders may set it directly.
@@ -93,13 +100,14 @@ const (
 	maxConcurrentLimit    = 100_000
 	maxRequestTimeoutSecs = 3600
 	maxTokenBytes         = 4096
+	maxLiveClientsLimit   = 1000
 )
 
 // DefaultConfig is the section's defaults as edged.yaml shows them; the fields without a
 // key stay zero (New fills them).
 func DefaultConfig() Config {
 	return Config{Listen: DefaultListen, MaxBodyBytes: DefaultMaxBodyBytes, MaxConcurrent: DefaultMaxConcurrent,
-		RequestTimeoutSeconds: DefaultRequestTimeout.Seconds()}
+		RequestTimeoutSeconds: DefaultRequestTimeout.Seconds(), MaxLiveClients: DefaultMaxLiveClients}
 }
 
 // Validate checks the section and reads the token file, as New does, without touching the
@@ -114,6 +122,7 @@ func (c Config) withDefaults() (Config, error) {
 	l.Int("max_body_bytes", c.MaxBodyBytes, 0, maxBodyBytesLimit)
 	l.Int("max_concurrent", int64(c.MaxConcurrent), 0, maxConcurrentLimit)
 	l.Number("request_timeout_seconds", c.RequestTimeoutSeconds, 0, maxRequestTimeoutSecs, "seconds (0: the default)")
+	l.Int("max_live_clients", int64(c.MaxLiveClients), 0, maxLiveClientsLimit)
 	if c.MaxSamples < 0 || c.QueueWait < 0 || c.BatchConcurrency < 0 || c.CacheTTL < 0 {
 		l.Add("", "api: negative limit in config: max samples %d, queue wait %v, batch concurrency %d, cache TTL %v",
 			c.MaxSamples, c.QueueWait, c.BatchConcurrency, c.CacheTTL)
@@ -143,6 +152,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxConcurrent == 0 {
 		c.MaxConcurrent = DefaultMaxConcurrent
+	}
+	if c.MaxLiveClients == 0 {
+		c.MaxLiveClients = DefaultMaxLiveClients
 	}
 	if c.QueueWait == 0 {
 		c.QueueWait = DefaultQueueWait
@@ -229,6 +241,8 @@ type Deps struct {
 	// Models manages installed models. Nil serves the engine's active model and answers
 	// reload, rollback and activate with 503.
 	Models ModelManager
+	// Page serves the status page: GET / and everything under /ui/. Nil leaves them 404.
+	Page http.Handler
 }
 
 // ModelManager is what the API needs from the daemon's model management (sync, install,

@@ -165,6 +165,12 @@ func (s *Server) routes() http.Handler {
 	handle("/api/v1/openapi.json", http.MethodGet, document(OpenAPIDocument))
 	handle("/api/v1/asyncapi.json", http.MethodGet, document(AsyncAPIDocument))
 	handle("/api/v1/schema/{name}", http.MethodGet, schemaFile)
+	if s.deps.Page != nil {
+		// Read-only like /metrics: no token. The live feed's duration is its connection's life.
+		mux.Handle("/{$}", s.instrument("/", only(http.MethodGet, s.deps.Page.ServeHTTP)))
+		mux.Handle("/ui/", s.instrument("/ui/", s.deps.Page.ServeHTTP))
+		mux.Handle("/ui/events", s.instrument("/ui/events", s.deps.Page.ServeHTTP))
+	}
 	mux.Handle("/", s.instrument("other", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errf(http.StatusNotFound, codeNotFound, "no route "+r.URL.Path))
 	}))

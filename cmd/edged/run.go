@@ -27,7 +27,7 @@ func runDaemon(args []string) error {
 		return err
 	}
 	log, lvl := daemon.NewLogger(cfg, os.Stderr)
-	d, err := daemon.New(cfg, daemon.Options{ConfigPath: *path, Stdout: os.Stdout}, log, lvl)
+	d, err := daemon.New(cfg, daemon.Options{ConfigPath: *path, Stdout: os.Stdout, Version: versionString()}, log, lvl)
 	if err != nil {
 		if errors.As(err, new(daemon.ConfigError)) {
 			return configError{err}

@@ -61,3 +61,12 @@ func runVersion(args []string) error {
 	fmt.Printf("onnxruntime %s %s\n", infer.RuntimeVersion(), infer.LibraryPath())
 	return nil
 }
+
+// versionString is the version and, when known, the commit, as the status page shows them.
+func versionString() string {
+	v, commit := version()
+	if commit != "" {
+		v += " " + commit
+	}
+	return v
+}

@@ -27,6 +27,7 @@ import (
 	"github.com/heimdall/edged/internal/backoff"
 	"github.com/heimdall/edged/internal/journal"
 	"github.com/heimdall/edged/internal/pipeline"
+	"github.com/heimdall/edged/internal/ui"
 	"github.com/heimdall/edged/store"
 	"github.com/heimdall/edged/uplink"
 )
@@ -37,6 +38,8 @@ type Options struct {
 	ConfigPath string
 	// Stdout receives fixes when fix printing is on (the embedded defaults print them).
 	Stdout io.Writer
+	// Version is shown on the status page.
+	Version string
 }
 
 // Daemon is a running edged.
@@ -55,6 +58,7 @@ type Daemon struct {
 	srcStat *sourceCollector
 	ready   readiness
 	httpLn  net.Listener
+	ui      *ui.Hub
 
 	// open builds the source for a config: openSource, replaced in tests.
 	open func(cfg configs.Config) (capture.Source, error)
@@ -65,6 +69,8 @@ type Daemon struct {
 	readyOnce  sync.Once
 	reloads    atomic.Uint64 // SIGHUP reloads handled, for `edged reload`
 	stallAfter time.Duration
+	// sourceEnded is set while a recording played once has finished and the daemon idles.
+	sourceEnded atomic.Bool
 }
 
 // New opens the store, loads the model and binds the HTTP listener, so that every
@@ -119,6 +125,10 @@ func New(cfg configs.Config, opts Options, log *slog.Logger, lvl *slog.LevelVar)
 		}
 	}
 	d.models.announce()
+	if d.ui, err = ui.NewHub(ui.Config{MaxClients: cfg.HTTP.MaxLiveClients}, d.uiStatus, d.reg, log.With("stage", "ui")); err != nil {
+		d.Close()
+		return nil, err
+	}
 	if d.httpLn, err = net.Listen("tcp", cfg.HTTP.Listen); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("http.listen: %w", err)
@@ -154,7 +164,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	defer d.Close()
 	srv, err := api.New(d.config().API(), api.Deps{
 		Engine: d.models.engine, DB: d.db, Gatherer: d.reg, Registerer: d.reg,
-		Ready: d.Ready, Models: d.models,
+		Ready: d.Ready, Models: d.models, Page: d.ui.Handler(d.db, d.log.With("stage", "ui")),
 	}, d.log.With("stage", "http"))
 	if err != nil {
 		return configErr(err)
@@ -203,6 +213,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 		defer wg.Done()
 		d.statusLoop(bg)
 	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		d.ui.Run(bg)
+	}()
 
 	err = d.runPipelines(ctx)
 	notify(daemon.SdNotifyStopping)
@@ -249,11 +264,13 @@ func (d *Daemon) runPipelines(ctx context.Context) error {
 				// A recording played once: keep serving the API and the uplink's drain
 				// until told to stop or reloaded, rather than replaying it again.
 				d.log.Info("recording finished; idle until reload or stop", "path", cfg.Source.File.Path)
+				d.sourceEnded.Store(true)
 				select {
 				case <-ctx.Done():
 					return nil
 				case <-d.restart:
 				}
+				d.sourceEnded.Store(false)
 			}
 			continue
 		}
@@ -284,7 +301,7 @@ func (d *Daemon) runOne(ctx context.Context, cfg configs.Config, src capture.Sou
 	}
 	p, err := pipeline.New(pipeline.Config{
 		ReceiverID: cfg.ReceiverID, GateSNRDB: cfg.Gate.SNRDB, Output: out, Fix: cfg.Fix.Options(),
-		CommitInterval: cfg.Store.CommitInterval(),
+		CommitInterval: cfg.Store.CommitInterval(), Tap: d.ui,
 	}, src, d.models.engine, d.db, notify, d.models.metrics, d.log.With("stage", "pipeline"))
 	if err != nil {
 		return false, err

@@ -67,6 +67,34 @@ func newSourceCollector() *sourceCollector {
 	}
 }
 
+// sourceStats is the current source's name and kind with the counts summed over the
+// sources the daemon has had.
+type sourceStats struct {
+	capture.Stats
+	stalls, restarts uint64
+	name             string
+	live             bool
+}
+
+// stats sums the counts as Collect exports them.
+func (c *sourceCollector) stats() sourceStats {
+	c.mu.Lock()
+	st := sourceStats{Stats: c.base, stalls: c.stalls, restarts: c.restarts}
+	cur := c.cur
+	c.mu.Unlock()
+	if cur != nil {
+		s := cur.Stats()
+		st.Delivered += s.Delivered
+		st.Dropped += s.Dropped
+		st.Lost += s.Lost
+		st.Overload += s.Overload
+		st.stalls += cur.Stalls()
+		st.restarts += cur.Restarts()
+		st.name, st.live = cur.Info().Name, cur.Info().Live
+	}
+	return st
+}
+
 // set makes w the current source (nil: none open), folding the previous one's counts into
 // the base.
 func (c *sourceCollector) set(w *capture.Watch) {
@@ -109,19 +137,8 @@ func (c *sourceCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *sourceCollector) Collect(ch chan<- prometheus.Metric) {
-	c.mu.Lock()
-	st, stalls, restarts, cur := c.base, c.stalls, c.restarts, c.cur
-	c.mu.Unlock()
-	if cur != nil {
-		s := cur.Stats()
-		st.Delivered += s.Delivered
-		st.Dropped += s.Dropped
-		st.Lost += s.Lost
-		st.Overload += s.Overload
-		stalls += cur.Stalls()
-		restarts += cur.Restarts()
-	}
-	for i, v := range []uint64{st.Delivered, st.Dropped, st.Lost, st.Overload, stalls, restarts} {
+	st := c.stats()
+	for i, v := range []uint64{st.Delivered, st.Dropped, st.Lost, st.Overload, st.stalls, st.restarts} {
 		ch <- prometheus.MustNewConstMetric(c.descs[i], prometheus.CounterValue, float64(v))
 	}
 	up := 0.0
