@@ -18,7 +18,8 @@ ORT_TGZ_SHA256=57181cf6e6e711b155c5b942d591fd63ded0b5de5c4922d51fd994e7f6ac2772
 ORT_X64_SHA256=53ef1ac028dd1b05554b8da28d9159eb3876f99868193d2aaa6e67f0243c23d4
 ORT_ARM64_SHA256=7954e8bdedb497f830c6a679e818d98399b7f4d81ade1126c3e0be74d28111ab
 DEST=${ORT_DIR:-third_party/onnxruntime}
-PKGS=(librtlsdr-dev rtl-sdr libfftw3-dev mosquitto mosquitto-clients python3-onnx python3-numpy python3-scipy pkg-config gcc)
+# chromium (headless) and a font run the status page's browser test.
+PKGS=(librtlsdr-dev rtl-sdr libfftw3-dev mosquitto mosquitto-clients python3-onnx python3-numpy python3-scipy pkg-config gcc chromium fonts-dejavu-core)
 # make deb (debhelper, lintian) and make systemd-test (systemd-nspawn).
 PKGS_DEB=(debhelper lintian systemd-container)
 # The arm64 build from amd64: cross compiler, arm64 libraries to link and to run under

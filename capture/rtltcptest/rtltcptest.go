@@ -32,6 +32,8 @@ type Options struct {
 	RateHz uint32
 	// TunerType and GainCount go into the greeting (default 5, R820T, and 29).
 	TunerType, GainCount uint32
+	// Payload, when set, is cu8 I/Q streamed in a loop (a recording) instead of noise.
+	Payload []byte
 }
 
 // Command is one 5-byte command a client sent.
@@ -217,7 +219,8 @@ func (s *Server) commands(c net.Conn) {
 	}
 }
 
-// stream sends the greeting, then noise around the ADC's midpoint in real time.
+// stream sends the greeting, then noise around the ADC's midpoint (or the payload) in real
+// time.
 func (s *Server) stream(c net.Conn) {
 	defer s.wg.Done()
 	defer func() {
@@ -237,6 +240,7 @@ func (s *Server) stream(c net.Conn) {
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	var chunk []byte
+	pos := 0
 	for range t.C {
 		if s.paused.Load() {
 			continue
@@ -247,7 +251,12 @@ func (s *Server) stream(c net.Conn) {
 		}
 		chunk = chunk[:n]
 		for i := range chunk {
-			chunk[i] = byte(125 + rng.IntN(5))
+			if len(s.opts.Payload) > 0 {
+				chunk[i] = s.opts.Payload[pos]
+				pos = (pos + 1) % len(s.opts.Payload)
+			} else {
+				chunk[i] = byte(125 + rng.IntN(5))
+			}
 		}
 		// A client that does not keep up blocks this write; the ticker drops the ticks
 		// meanwhile, so those samples are lost, as rtl_tcp drops buffers it cannot send.
