@@ -9,7 +9,7 @@ export CGO_ENABLED := 1
 # Tests and benchmarks use at most this long; CI has 2 cores and 90 minutes for everything.
 TEST_TIMEOUT ?= 30m
 
-.PHONY: all deps build build-arm64 deb systemd-test run test check check-kit e2e cover bench loadtest fuzz install reference clean
+.PHONY: all deps build build-arm64 deb systemd-test run test check check-kit e2e cover bench loadtest fuzz install reference basemap clean
 
 all: build
 
@@ -71,7 +71,7 @@ cover: deps
 # daemon writes to its disk per fix (SD-card wear), its file size and its cache.
 bench: build
 	@mkdir -p build
-	$(GO) test -tags '$(TAGS)' -run '^$$' -bench . -benchmem -count 3 ./capture/ ./infer/... ./store/ ./uplink/ ./internal/pipeline/ | tee build/bench.txt
+	$(GO) test -tags '$(TAGS)' -run '^$$' -bench . -benchmem -count 3 ./capture/ ./infer/... ./store/ ./uplink/ ./internal/pipeline/ ./internal/ui/ | tee build/bench.txt
 	@bench/run.sh
 	@scripts/bench-replay.sh
 	@scripts/bench-store.sh
@@ -96,6 +96,10 @@ install: build
 reference: deps
 	/usr/bin/python3 models/reference/make_reference.py -o models/reference/beacon.onnx
 	$(GO) run -tags '$(TAGS)' ./cmd/edged synth -beacon D -windows 8 -bursts odd -seed 1 -out configs/demo
+
+# Regenerate the status page's offline basemap from Natural Earth (npm: world-atlas, pinned).
+basemap:
+	@scripts/basemap.sh
 
 clean:
 	rm -rf bin build
