@@ -18,7 +18,7 @@ import (
 const (
 	DefaultMaxClients         = 8
 	DefaultClientQueue        = 64
-	DefaultMaxFramesPerSecond = 20
+	DefaultMaxFramesPerSecond = 10
 	DefaultRecentFixes        = 200
 	// MaxRecentFixes is the most fixes /ui/fixes returns.
 	MaxRecentFixes = 1000
@@ -51,8 +51,9 @@ type Config struct {
 	// ClientQueue is how many events wait for one page; when a slow page lets it fill, the
 	// events that do not fit are dropped for that page and counted (default 64).
 	ClientQueue int
-	// MaxFramesPerSecond bounds the waterfall frames sent each second (default 20). Windows
-	// arriving faster are merged, keeping each cell's maximum.
+	// MaxFramesPerSecond bounds the waterfall frames sent each second (default 10, what a
+	// phone draws without effort). Windows arriving faster are merged, keeping each cell's
+	// maximum.
 	MaxFramesPerSecond float64
 	// RecentFixes is how many fixes the page shows (default 200, at most MaxRecentFixes).
 	RecentFixes int

@@ -99,40 +99,53 @@ const LUT = (() => {
 
 // ---------- waterfall ----------
 
+// The waterfall is three canvases scrolled together: the gate's mark per window (one
+// pixel wide), the spectrogram (one pixel per column and line, scaled up by the browser, so
+// a frame costs a few thousand pixels, not the screen's), and the time labels.
 const wf = {
   canvas: $("wf"),
-  ctx: null,
+  gate: $("wf-gate"),
+  time: $("wf-time"),
   meta: null,
   dpr: 1,
-  gutter: 12, // CSS px: the gate's mark per window
-  labels: 60, // CSS px: time labels on the right
-  linePx: 1, // CSS px per display line
-  strip: document.createElement("canvas"),
+  height: 1, // lines the waterfall holds (one per CSS pixel)
   lastLabel: null,
   labelEvery: 2,
   frames: 0,
+  units: "",
 
   resize() {
     const r = this.canvas.getBoundingClientRect();
-    this.dpr = window.devicePixelRatio || 1;
-    const w = Math.max(1, Math.round(r.width * this.dpr)), h = Math.max(1, Math.round(r.height * this.dpr));
-    if (this.canvas.width === w && this.canvas.height === h) return;
-    this.canvas.width = w;
+    const dpr = window.devicePixelRatio || 1;
+    const h = Math.max(1, Math.round(r.height));
+    if (h === this.height && dpr === this.dpr && this.canvas.width === (this.meta ? this.meta.cols : 1)) return;
+    this.height = h;
+    this.dpr = dpr;
+    const cols = this.meta ? this.meta.cols : 1;
+    this.canvas.width = cols;
     this.canvas.height = h;
-    this.ctx = this.canvas.getContext("2d");
-    this.ctx.fillStyle = "#000";
-    this.ctx.fillRect(0, 0, w, h);
+    this.gate.width = 1;
+    this.gate.height = h;
+    const tr = this.time.getBoundingClientRect();
+    this.time.width = Math.max(1, Math.round(tr.width * dpr));
+    this.time.height = Math.max(1, Math.round(tr.height * dpr));
+    for (const c of [this.canvas, this.gate, this.time]) {
+      const ctx = c.getContext("2d");
+      ctx.fillStyle = "#000";
+      ctx.fillRect(0, 0, c.width, c.height);
+    }
     this.lastLabel = null;
     this.axis();
   },
 
   setMeta(m) {
+    const reshape = !this.meta || this.meta.cols !== m.cols;
     this.meta = m;
+    if (reshape) { this.height = 0; this.resize(); }
     // Label often enough to read the time, rarely enough not to crowd: about every 90 px.
-    const pxPerSec = (m.lines * this.linePx) / Math.max(m.window_seconds || 0.05, 0.05);
+    const pxPerSec = m.lines / Math.max(m.window_seconds || 0.05, 0.05);
     this.labelEvery = [0.5, 1, 2, 5, 10, 30, 60, 300].find((s) => s * pxPerSec >= 90) || 600;
-    const units = m.normalize && m.normalize !== "none" ? "z-score" : m.log === "db" ? "dB" : m.log === "ln" ? "ln" : "power";
-    this.units = units;
+    this.units = m.normalize && m.normalize !== "none" ? "z-score" : m.log === "db" ? "dB" : m.log === "ln" ? "ln" : "power";
     const rate = m.sample_rate_hz >= 1e6 ? (m.sample_rate_hz / 1e6).toFixed(3) + " MS/s" : (m.sample_rate_hz / 1e3).toFixed(0) + " kS/s";
     setText("wf-sub", `${fmtMHz(m.center_freq_hz)} centre · ${rate} · ${m.rows} bins × ${m.frames} frames per ${(m.window_seconds * 1000).toFixed(1)} ms window · gate ${m.gate_snr_db} dB · ${m.source}`);
     this.axis();
@@ -171,29 +184,26 @@ const wf = {
     el.appendChild(u);
   },
 
+  // scroll moves a canvas's picture down by n of its pixels and clears the top.
+  scroll(c, n) {
+    const ctx = c.getContext("2d");
+    ctx.drawImage(c, 0, 0, c.width, c.height - n, 0, n, c.width, c.height - n);
+    ctx.fillStyle = "#000";
+    ctx.fillRect(0, 0, c.width, n);
+    return ctx;
+  },
+
   frame(f) {
     const m = this.meta;
-    if (!m || f.gen !== m.gen || !this.ctx) return;
-    const ctx = this.ctx, dpr = this.dpr;
-    const W = this.canvas.width, H = this.canvas.height;
-    const g = Math.round(this.gutter * dpr), lab = Math.round(this.labels * dpr);
-    const lineH = Math.max(1, Math.round(this.linePx * dpr));
-    const h = f.lines * lineH;
-    // Scroll everything down by this frame's height; the newest is at the top.
-    ctx.drawImage(this.canvas, 0, 0, W, H - h, 0, h, W, H - h);
-    ctx.fillStyle = "#000";
-    ctx.fillRect(0, 0, W, h);
-    // The frame itself: cols × lines bytes through the colour map, scaled without smoothing.
+    if (!m || f.gen !== m.gen || f.cols !== this.canvas.width) return;
+    const L = f.lines;
+    // The frame: cols × lines bytes through the colour map, line 0 (the window's first
+    // frame) lowest so that time runs upwards.
+    const ctx = this.scroll(this.canvas, L);
     const px = Uint8Array.from(atob(f.px), (c) => c.charCodeAt(0));
-    if (this.strip.width !== f.cols || this.strip.height !== f.lines) {
-      this.strip.width = f.cols;
-      this.strip.height = f.lines;
-    }
-    const sctx = this.strip.getContext("2d");
-    const img = sctx.createImageData(f.cols, f.lines);
-    // Line 0 is the window's first frame: draw it lowest so time runs upwards.
-    for (let l = 0; l < f.lines; l++) {
-      const row = f.lines - 1 - l;
+    const img = ctx.createImageData(f.cols, L);
+    for (let l = 0; l < L; l++) {
+      const row = L - 1 - l;
       for (let c = 0; c < f.cols; c++) {
         const v = px[l * f.cols + c] * 4, o = (row * f.cols + c) * 4;
         img.data[o] = LUT[v];
@@ -202,24 +212,25 @@ const wf = {
         img.data[o + 3] = 255;
       }
     }
-    sctx.putImageData(img, 0, 0);
-    ctx.imageSmoothingEnabled = false;
-    ctx.drawImage(this.strip, 0, 0, f.cols, f.lines, g, 0, W - g - lab, h);
+    ctx.putImageData(img, 0, 0);
     // The gate's decision for the window(s) of this frame.
-    ctx.fillStyle = f.passed === f.windows ? "#3ddc84" : f.passed > 0 ? "#2a9d5f" : "#3a4250";
-    ctx.fillRect(0, 0, g - Math.max(1, Math.round(2 * dpr)), h);
+    const gctx = this.scroll(this.gate, L);
+    gctx.fillStyle = f.passed === f.windows ? "#3ddc84" : f.passed > 0 ? "#2a9d5f" : "#3a4250";
+    gctx.fillRect(0, 0, 1, L);
     // A time label when the frame crosses a multiple of labelEvery seconds.
+    const dpr = this.dpr;
+    const tctx = this.scroll(this.time, Math.round(L * (this.time.height / this.height)));
     const t = Date.parse(f.time) / 1000;
     const slot = Math.floor(t / this.labelEvery);
     if (isFinite(slot) && slot !== this.lastLabel) {
       if (this.lastLabel !== null) {
-        ctx.fillStyle = "rgba(255,255,255,0.35)";
-        ctx.fillRect(W - lab, 0, Math.round(6 * dpr), Math.max(1, Math.round(dpr)));
-        ctx.fillStyle = "#aab6c4";
-        ctx.font = `${Math.round(10 * dpr)}px ${getComputedStyle(document.body).getPropertyValue("--mono")}`;
-        ctx.textBaseline = "top";
+        tctx.fillStyle = "rgba(255,255,255,0.35)";
+        tctx.fillRect(0, 0, Math.round(6 * dpr), Math.max(1, Math.round(dpr)));
+        tctx.fillStyle = "#aab6c4";
+        tctx.font = `${Math.round(10 * dpr)}px ${getComputedStyle(document.body).getPropertyValue("--mono")}`;
+        tctx.textBaseline = "top";
         const d = new Date(slot * this.labelEvery * 1000);
-        ctx.fillText(d.toTimeString().slice(0, 8), W - lab + Math.round(8 * dpr), Math.round(2 * dpr));
+        tctx.fillText(d.toTimeString().slice(0, 8), Math.round(8 * dpr), Math.round(2 * dpr));
       }
       this.lastLabel = slot;
     }
@@ -228,7 +239,7 @@ const wf = {
     const fate = f.passed ? "→ model" : "below gate";
     setText("wf-last", `window ${f.seq_last} · SNR ${snr} · ${fate}${f.windows > 1 ? ` · ${f.windows} merged` : ""}`);
     setText("wf-lo", f.lo.toFixed(1));
-    setText("wf-hi", f.hi.toFixed(1) + " " + (this.units || ""));
+    setText("wf-hi", f.hi.toFixed(1) + " " + this.units);
   },
 };
 
@@ -254,6 +265,7 @@ const map = {
   cap: 200,
   selected: null,
   basemapReady: false,
+  viewBox: "",
 
   merc(lon, lat) {
     const la = Math.max(-MAXLAT, Math.min(MAXLAT, lat)) * Math.PI / 180;
@@ -280,7 +292,11 @@ const map = {
     if (!this.view) return;
     const [w, h] = this.size();
     const { cx, cy, s } = this.view;
-    this.svg.setAttribute("viewBox", `${cx - (w * s) / 2} ${cy - (h * s) / 2} ${w * s} ${h * s}`);
+    const vb = `${cx - (w * s) / 2} ${cy - (h * s) / 2} ${w * s} ${h * s}`;
+    if (vb === this.viewBox) return; // an unchanged view repaints nothing
+    this.viewBox = vb;
+    this.svg.setAttribute("viewBox", vb);
+    $("basemap").setAttribute("viewBox", vb);
     this.graticule();
     this.scalebar();
   },
@@ -395,9 +411,13 @@ const map = {
   refresh() {
     const n = this.order.length;
     $("fixes").querySelectorAll("path.newest").forEach((e) => e.classList.remove("newest"));
-    // Older fixes fade: the last few stand out, the rest stay visible as context.
-    // (stroke-opacity, not opacity: a hundred translucent layers render slowly and with seams)
-    this.order.forEach((id, i) => { this.fixes.get(id).el.style.strokeOpacity = (0.25 + 0.75 * ((i + 1) / n) ** 2).toFixed(2); });
+    // Older fixes fade in steps by rank, so that a new fix restyles only the few that cross a
+    // step (stroke-opacity, not opacity: translucent layers render slowly and with seams).
+    this.order.forEach((id, i) => {
+      const rank = n - 1 - i, el = this.fixes.get(id).el;
+      const o = rank < 10 ? "0.95" : rank < 50 ? "0.6" : "0.3";
+      if (el.style.strokeOpacity !== o) el.style.strokeOpacity = o;
+    });
     const marks = $("marks");
     marks.replaceChildren();
     if (n) {
@@ -405,8 +425,9 @@ const map = {
       newest.el.classList.add("newest");
       // The selected one above the rest, the newest on top: a tap where ellipses overlap
       // selects the newest.
-      if (this.selected && this.fixes.has(this.selected)) $("fixes").appendChild(this.fixes.get(this.selected).el);
-      $("fixes").appendChild(newest.el);
+      const g = $("fixes");
+      if (this.selected && this.fixes.has(this.selected) && this.selected !== newest.feature.id) g.appendChild(this.fixes.get(this.selected).el);
+      if (g.lastChild !== newest.el) g.appendChild(newest.el);
       const pr = newest.feature.properties || {};
       if (pr.lon != null) {
         const [x, y] = this.p(pr.lon, pr.lat);
@@ -581,6 +602,9 @@ let lastLost = null, lostAt = 0;
 
 function showState(st) {
   const now = Date.parse(st.time) || Date.now();
+  // How late this page is behind the feed (same host's clock: meaningful on the receiver
+  // itself and for the tests; a phone's clock may differ).
+  $("conn").dataset.lagMs = String(Math.round(Date.now() - now));
   setText("rx", st.receiver_id || "");
   const notReady = st.not_ready || "";
   const ready = $("ready");
