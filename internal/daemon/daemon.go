@@ -389,6 +389,9 @@ func (d *Daemon) Reload(ctx context.Context) error {
 	if cfg.HTTP.Listen != old.HTTP.Listen {
 		needsRestart = append(needsRestart, "http.listen")
 	}
+	if cfg.HTTP.MaxLiveClients != old.HTTP.MaxLiveClients {
+		needsRestart = append(needsRestart, "http.max_live_clients")
+	}
 	if cfg.MQTT != old.MQTT {
 		needsRestart = append(needsRestart, "mqtt")
 	}

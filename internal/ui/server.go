@@ -7,6 +7,7 @@ import (
 	"embed"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -171,8 +172,12 @@ func (s *server) events(w http.ResponseWriter, r *http.Request) {
 	c, history, err := s.hub.join()
 	if err != nil {
 		w.Header().Set("Retry-After", "5")
-		writeError(w, http.StatusServiceUnavailable, "too_many_clients",
-			fmt.Sprintf("%d status pages are live, the limit (http.max_live_clients) is %d; retry later", s.hub.Clients(), s.hub.cfg.MaxClients))
+		if errors.Is(err, ErrTooManyClients) {
+			writeError(w, http.StatusServiceUnavailable, "too_many_clients",
+				fmt.Sprintf("%d status pages are live, the limit (http.max_live_clients) is %d; retry later", s.hub.Clients(), s.hub.cfg.MaxClients))
+		} else {
+			writeError(w, http.StatusServiceUnavailable, "unavailable", "the live feed is stopping")
+		}
 		return
 	}
 	defer s.hub.leave(c)

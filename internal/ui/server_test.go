@@ -390,3 +390,30 @@ func TestBasemapData(t *testing.T) {
 		t.Errorf("nearest coast point to Genoa is %.3f° away", nearGenoa)
 	}
 }
+
+// Ensure stopping the hub ends every live feed (so the server can shut down promptly) and
+// turns new pages away with 503.
+func TestFeedEndsWhenHubStops(t *testing.T) {
+	h, _ := newTestHub(t, Config{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { h.Run(ctx); close(done) }()
+	srv := httptest.NewServer(h.Handler(nil, nil))
+	defer srv.Close()
+	r, resp := connect(t, srv)
+	r.until("state", 5*time.Second, nil)
+	cancel()
+	<-done
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		t.Errorf("feed ended with %v, want a clean end", err)
+	}
+	again, err := http.Get(srv.URL + "/ui/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(again.Body)
+	again.Body.Close()
+	if again.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), `"error":"unavailable"`) {
+		t.Errorf("after stop: %s %s", again.Status, body)
+	}
+}
