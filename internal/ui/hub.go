@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/heimdall/edged/infer"
 	"github.com/heimdall/edged/internal/pipeline"
 	"github.com/heimdall/edged/store"
 )
@@ -193,16 +194,17 @@ func (h *Hub) Window(w pipeline.WindowInfo, features []float32) {
 	h.queue <- s // never blocks: the queue holds as many as there are slots
 }
 
-// Fixes implements pipeline.Tap: it hands the committed fixes to the hub's goroutine, or
-// drops them from the live feed (counted) if it is behind. The page also loads the newest
-// fixes from the store when it connects, so a dropped fix shows after a reload.
+// Fixes implements pipeline.Tap: it hands a copy of the committed fixes to the hub's
+// goroutine (the caller reuses its slice), or drops them from the live feed (counted) if it
+// is behind. The page also loads the newest fixes from the store when it connects, so a
+// dropped fix shows after a reload.
 func (h *Hub) Fixes(fixes []store.Fix) {
 	h.fixes.Add(uint64(len(fixes)))
 	if h.live.Load() == 0 {
 		return
 	}
 	select {
-	case h.fixq <- fixes:
+	case h.fixq <- append([]store.Fix(nil), fixes...):
 	default:
 		h.m.busy.Inc()
 	}
@@ -315,7 +317,13 @@ func (h *Hub) Run(ctx context.Context) {
 			send()
 		case fixes := <-h.fixq:
 			for _, f := range fixes {
-				h.broadcast(sseEvent("fix", f.Body))
+				// A stored fix is packed; the page gets the GeoJSON the API serves.
+				body, err := infer.Unpack(f.Body)
+				if err != nil || len(body) == 0 {
+					h.log.Warn("ui: fix not shown", "id", f.ID, "err", err)
+					continue
+				}
+				h.broadcast(sseEvent("fix", body))
 			}
 		case now := <-tick.C:
 			h.sampleRates(now)
