@@ -53,7 +53,7 @@ type Config struct {
 	// FeaturesOut, when set, receives every window's model input as <sample_offset>.npy.
 	FeaturesOut string
 	// Output, when set, receives every committed fix as one line of JSON.
-	Output io.Writer
+	Output         io.Writer
 	CommitInterval time.Duration
 	// Tap, when set, watches every window and fix (the status page's live feed).
 	Tap Tap
