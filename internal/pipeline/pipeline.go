@@ -53,7 +53,13 @@ type Config struct {
 	// FeaturesOut, when set, receives every window's model input as <sample_offset>.npy.
 	FeaturesOut string
 	// Output, when set, receives every committed fix as one line of JSON.
-	Output         io.Writer
+	Output io.Writer
+	// CommitInterval gathers fixes for up to this long, from the first one not yet
+	// committed, and commits them in one transaction (group commit). bbolt writes some
+	// 30 KB per transaction whatever it holds, so on an SD card the interval, not the
+	// fixes, sets the wear. A crash or power cut loses at most the fixes of one interval,
+	// none of which was reported yet: a fix is printed, counted and published only once
+	// committed. 0 commits each batch as it comes.
 	CommitInterval time.Duration
 	// Tap, when set, watches every window and fix (the status page's live feed).
 	Tap Tap
