@@ -185,6 +185,9 @@ func TestE2EStatusPageInBrowser(t *testing.T) {
 	ctx := browser(t, bl)
 
 	rtl := rtltcptest.Start(t, rtltcptest.Options{Payload: tourRecording(t)})
+	// A paused server's stream never notices its connection closed: resume it before the
+	// server's own cleanup waits for its streams.
+	t.Cleanup(rtl.Resume)
 	broker := mosquittotest.Start(t, mosquittotest.Options{})
 	fake := mlflowtest.New(t)
 	v := fake.AddVersion("edged-beacon", mlflowtest.Version{Files: modelFiles(), Tags: map[string]string{"edged.sha256": sha(reference.Model)}})
