@@ -170,6 +170,8 @@ func (s *Server) routes() http.Handler {
 		mux.Handle("/{$}", s.instrument("/", only(http.MethodGet, s.deps.Page.ServeHTTP)))
 		mux.Handle("/ui/", s.instrument("/ui/", s.deps.Page.ServeHTTP))
 		mux.Handle("/ui/events", s.instrument("/ui/events", s.deps.Page.ServeHTTP))
+		// As api/openapi.json names what the page serves under them.
+		s.routeList = append(s.routeList, "GET /", "GET /ui/{asset}", "GET /ui/events", "GET /ui/fixes")
 	}
 	mux.Handle("/", s.instrument("other", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errf(http.StatusNotFound, codeNotFound, "no route "+r.URL.Path))

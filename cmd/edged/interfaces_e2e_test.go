@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -228,6 +229,40 @@ mlflow: {tracking_uri: %s, model_name: edged-beacon, alias: champion, interval_s
 			t.Errorf("%s %s: %d, want %d: %s", r.method, r.path, status, r.want, b)
 		}
 	}
+	// The status page and what it loads.
+	_, page := call("GET", "/", "", nil)
+	for _, r := range []struct {
+		path string
+		want int
+		hdr  []string
+	}{
+		{"/", 304, []string{"If-None-Match", etagOf(t, base+"/")}},
+		{"/ui/app.js", 200, nil},
+		{"/ui/basemap.json", 200, nil},
+		{"/ui/nothing.js", 404, nil},
+		{"/ui/fixes?n=3", 200, nil},
+		{"/ui/fixes?m=3", 400, nil},
+	} {
+		if status, b := call("GET", r.path, "", nil, r.hdr...); status != r.want {
+			t.Errorf("GET %s: %d, want %d: %.200s", r.path, status, r.want, b)
+		}
+	}
+	if !bytes.Contains(page, []byte("<html")) {
+		t.Errorf("GET / is not the page: %.200s", page)
+	}
+	// The live feed streams until the client leaves: check its answer's head only.
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/ui/events", nil)
+	if resp, err := http.DefaultClient.Do(req); err != nil {
+		t.Errorf("live feed: %v", err)
+	} else {
+		if err := o.Check("GET", "/ui/events", resp.StatusCode, resp.Header, nil); err != nil || resp.StatusCode != 200 {
+			t.Errorf("live feed: %d: %v", resp.StatusCode, err)
+		}
+		resp.Body.Close()
+	}
+	cancel()
+
 	// Readiness and rollback depend on timing and history: whatever they answer must be
 	// documented.
 	call("GET", "/readyz", "", nil)
@@ -250,6 +285,17 @@ func registryWithV1(t *testing.T) *mlflowtest.Server {
 	v1 := fake.AddVersion("edged-beacon", mlflowtest.Version{Files: modelFiles(), Tags: map[string]string{"edged.sha256": sha(reference.Model)}})
 	fake.SetAlias("edged-beacon", "champion", v1)
 	return fake
+}
+
+// etagOf is the ETag of a GET of url.
+func etagOf(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.Header.Get("ETag")
 }
 
 // httpGet returns the body of a GET that must answer 200.

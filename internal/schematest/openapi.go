@@ -211,7 +211,7 @@ func (o *OpenAPI) Check(method, path string, status int, hdr http.Header, body [
 		if !ok {
 			return fmt.Errorf("%s %s %d: Content-Type %s is not documented", method, tmpl, status, mt)
 		}
-		if mt == "application/json" && len(media.Schema) > 0 && method != http.MethodHead {
+		if (mt == "application/json" || mt == "application/geo+json") && len(media.Schema) > 0 && method != http.MethodHead {
 			loc := o.name + "#" + schemaAt + pointer(mt, "schema")
 			if err := o.v.Validate(loc, "http", body); err != nil {
 				return fmt.Errorf("%s %s %d: %w", method, tmpl, status, err)
