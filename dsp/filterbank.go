@@ -1,6 +1,10 @@
 package dsp
 
-import "math"
+import (
+	"cmp"
+	"math"
+	"slices"
+)
 
 // filterbank maps spectrum rows to output rows. Each output row is a weighted sum of a few
 // spectrum rows; rows are sparse because triangles and bands cover few bins.
@@ -21,10 +25,7 @@ func newFilterbank(fb Filterbank, rowHz []float64) (filterbank, error) {
 	case "mel":
 		return melFilterbank(fb, rowHz), nil
 	default:
-		if fb.FirstBin+fb.Bins > len(rowHz) {
-			return filterbank{}, fieldErr("filterbank.bins", "first_bin %d + bins %d exceeds the %d spectrum rows",
-				fb.FirstBin, fb.Bins, len(rowHz))
-		}
+		// resolve checked first_bin + bins against the spectrum rows.
 		out := filterbank{rows: make([]fbRow, fb.Bins)}
 		for r := range out.rows {
 			out.rows[r] = fbRow{idx: []int32{int32(fb.FirstBin + r)}, wt: []float32{1}}
@@ -84,6 +85,8 @@ func melToHz(m float64, scale string) float64 {
 // melFilterbank builds triangular filters with corners equally spaced in mel between f_min and
 // f_max, evaluated at each row's centre frequency (librosa, torchaudio and Heimdall's training
 // features.py all do this; filters narrower than a bin come out empty, as Heimdall's 4 do).
+// Each filter visits only the rows inside its triangle (found by binary search over the rows
+// sorted by frequency), so the cost grows with rows + bins, not rows × bins.
 func melFilterbank(fb Filterbank, rowHz []float64) filterbank {
 	lo, hi := hzToMel(fb.FMinHz, fb.Scale), hzToMel(fb.FMaxHz, fb.Scale)
 	pts := make([]float64, fb.Bins+2)
@@ -92,6 +95,11 @@ func melFilterbank(fb Filterbank, rowHz []float64) filterbank {
 		pts[i] = melToHz(lo+float64(i)*step, fb.Scale)
 	}
 	pts[len(pts)-1] = melToHz(hi, fb.Scale)
+	byHz := make([]int32, len(rowHz))
+	for i := range byHz {
+		byHz[i] = int32(i)
+	}
+	slices.SortStableFunc(byHz, func(a, b int32) int { return cmp.Compare(rowHz[a], rowHz[b]) })
 	out := filterbank{rows: make([]fbRow, fb.Bins)}
 	for m := range out.rows {
 		fl, fc, fr := pts[m], pts[m+1], pts[m+2]
@@ -99,7 +107,13 @@ func melFilterbank(fb Filterbank, rowHz []float64) filterbank {
 		if fb.Norm == "slaney" {
 			norm = 2 / (fr - fl)
 		}
-		for i, f := range rowHz {
+		row := &out.rows[m]
+		first, _ := slices.BinarySearchFunc(byHz, fl, func(i int32, f float64) int { return cmp.Compare(rowHz[i], f) })
+		for _, i := range byHz[first:] {
+			f := rowHz[i]
+			if f > fr {
+				break
+			}
 			var w float64
 			switch {
 			case f >= fl && f <= fc && fc > fl:
@@ -108,10 +122,28 @@ func melFilterbank(fb Filterbank, rowHz []float64) filterbank {
 				w = (1 / (fr - fc)) * (fr - f)
 			}
 			if w > 0 {
-				out.rows[m].idx = append(out.rows[m].idx, int32(i))
-				out.rows[m].wt = append(out.rows[m].wt, float32(w*norm))
+				row.idx = append(row.idx, i)
+				row.wt = append(row.wt, float32(w*norm))
 			}
+		}
+		// Rows in spectrum order, as the frontend's runs of consecutive bins expect.
+		if !slices.IsSorted(row.idx) {
+			sortRow(row)
 		}
 	}
 	return out
+}
+
+// sortRow orders a filter's taps by spectrum row.
+func sortRow(row *fbRow) {
+	perm := make([]int, len(row.idx))
+	for i := range perm {
+		perm[i] = i
+	}
+	slices.SortFunc(perm, func(a, b int) int { return cmp.Compare(row.idx[a], row.idx[b]) })
+	idx, wt := make([]int32, len(perm)), make([]float32, len(perm))
+	for j, p := range perm {
+		idx[j], wt[j] = row.idx[p], row.wt[p]
+	}
+	row.idx, row.wt = idx, wt
 }

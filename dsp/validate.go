@@ -6,11 +6,16 @@ import (
 	"math"
 )
 
-// Size limits keep a hostile or mistyped contract from allocating gigabytes.
+// Size limits keep a hostile or mistyped contract from allocating gigabytes or spinning:
+// each integer is bounded on its own before any product of them is formed, so no arithmetic
+// on contract numbers can overflow, and the feature matrix is bounded before anything is
+// built. They are far above what a model on a receiver uses (Heimdall's training pipeline:
+// 192000-sample windows, n_fft 2048, 128 rows × 376 frames).
 const (
-	maxNFFT          = 1 << 16
-	maxWindowSamples = 1 << 24
-	maxMatrix        = 1 << 24 // freq rows × STFT frames
+	maxSampleRateHz  = 1e9     // beyond any SDR a receiver host carries
+	maxNFFT          = 1 << 16 // also bounds filterbank.bins and first_bin (spectrum rows)
+	maxWindowSamples = 1 << 22 // 32 MiB of complex64 per window buffer
+	maxMatrix        = 1 << 22 // freq rows × STFT frames: 16 MiB of float32 per matrix
 )
 
 // Default values for the zero value of each enumerated field.
@@ -108,8 +113,8 @@ func (p Params) resolve() (*spec, error) {
 		}
 	}
 	fs := p.SampleRateHz
-	if !finite(fs) || fs <= 0 {
-		add(fieldErr("sample_rate_hz", "must be a finite rate > 0 Hz, got %g", fs))
+	if !finite(fs) || fs <= 0 || fs > maxSampleRateHz {
+		add(fieldErr("sample_rate_hz", "must be a rate in (0, %g] Hz, got %g", maxSampleRateHz, fs))
 	}
 	if !finite(p.ShiftHz) {
 		add(fieldErr("shift_hz", "must be finite, got %g", p.ShiftHz))
@@ -148,8 +153,8 @@ func (p Params) resolve() (*spec, error) {
 	add(oneOf("filterbank.kind", fb.Kind, "identity", "linear", "mel"))
 	add(oneOf("filterbank.scale", fb.Scale, "htk", "slaney"))
 	add(oneOf("filterbank.norm", fb.Norm, "none", "slaney"))
-	if fb.Bins <= 0 {
-		add(fieldErr("filterbank.bins", "must be > 0, got %d", fb.Bins))
+	if fb.Bins <= 0 || fb.Bins > maxNFFT {
+		add(fieldErr("filterbank.bins", "must be in 1..%d, got %d", maxNFFT, fb.Bins))
 	}
 	if fb.Kind == "linear" || fb.Kind == "mel" {
 		switch {
@@ -166,8 +171,8 @@ func (p Params) resolve() (*spec, error) {
 			add(fieldErr("filterbank.f_min_hz", "%g Hz is below -Nyquist %g Hz", fb.FMinHz, -fs/2))
 		}
 	}
-	if fb.FirstBin < 0 {
-		add(fieldErr("filterbank.first_bin", "must be >= 0, got %d", fb.FirstBin))
+	if fb.FirstBin < 0 || fb.FirstBin >= maxNFFT {
+		add(fieldErr("filterbank.first_bin", "must be in 0..%d, got %d", maxNFFT-1, fb.FirstBin))
 	}
 
 	add(oneOf("log.kind", p.Log.Kind, "none", "ln", "db"))
@@ -187,8 +192,8 @@ func (p Params) resolve() (*spec, error) {
 			add(fieldErr("normalize.mean", "must be finite, got %g", nm.Mean))
 		}
 	}
-	if p.Frames < 0 {
-		add(fieldErr("frames", "must be >= 0, got %d", p.Frames))
+	if p.Frames < 0 || p.Frames > maxMatrix {
+		add(fieldErr("frames", "must be in 0..%d, got %d", maxMatrix, p.Frames))
 	}
 	add(oneOf("frame_fit", p.FrameFit, "center", "start"))
 	if len(errs) > 0 || !nfftOK {
@@ -208,15 +213,27 @@ func (p Params) resolve() (*spec, error) {
 	if s.frames == 0 {
 		s.frames = s.stftFrames
 	}
+	// Every factor is bounded above (bins, n_fft ≤ 2^16, frames ≤ 2^22, window ≤ 2^22), so
+	// these products fit an int; they are checked before the filterbank is built.
+	spectrum := s.nfft
+	if st.Bins == "onesided" {
+		spectrum = s.nfft/2 + 1
+	}
+	if fb.Bins > spectrum {
+		return nil, fieldErr("filterbank.bins", "%d exceeds the %d spectrum rows n_fft %d gives", fb.Bins, spectrum, s.nfft)
+	}
+	if fb.Kind == defaultFBKind && fb.FirstBin > spectrum-fb.Bins {
+		return nil, fieldErr("filterbank.bins", "first_bin %d + bins %d exceeds the %d spectrum rows", fb.FirstBin, fb.Bins, spectrum)
+	}
+	if t := max(s.stftFrames, s.frames); fb.Bins*t > maxMatrix {
+		return nil, fieldErr("filterbank.bins", "%d rows × %d frames exceeds the %d-value limit", fb.Bins, t, maxMatrix)
+	}
 	s.rowBin, s.rowHz = spectrumRows(s.nfft, st.Bins, fs)
 	fbank, err := newFilterbank(fb, s.rowHz)
 	if err != nil {
 		return nil, err
 	}
 	s.fb = fbank
-	if rows := len(fbank.rows); rows*max(s.stftFrames, s.frames) > maxMatrix {
-		return nil, fieldErr("filterbank.bins", "%d rows × %d frames exceeds the %d-value limit", rows, max(s.stftFrames, s.frames), maxMatrix)
-	}
 	return s, nil
 }
 

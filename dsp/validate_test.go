@@ -65,7 +65,8 @@ func TestValidate_Refuses(t *testing.T) {
 		{"n_fft 0", func(p *Params) { p.STFT.NFFT = 0 }, "stft.n_fft", "must be in"},
 		{"n_fft huge", func(p *Params) { p.STFT.NFFT = 1 << 20; p.WindowSamples = 1 << 21 }, "stft.n_fft", "must be in"},
 		{"window 0", func(p *Params) { p.WindowSamples = 0 }, "window_samples", "must be in"},
-		{"rate 0", func(p *Params) { p.SampleRateHz = 0 }, "sample_rate_hz", "> 0"},
+		{"rate 0", func(p *Params) { p.SampleRateHz = 0 }, "sample_rate_hz", "(0, 1e+09] Hz, got 0"},
+		{"rate beyond any SDR", func(p *Params) { p.SampleRateHz = 1e300 }, "sample_rate_hz", "(0, 1e+09] Hz"},
 		{"unknown window", func(p *Params) { p.STFT.Window = "kaiser" }, "stft.window", "unknown value"},
 		{"unknown boundary", func(p *Params) { p.STFT.Boundary = "wrap" }, "stft.boundary", "unknown value"},
 		{"unknown input", func(p *Params) { p.Input = "iq" }, "input", "unknown value"},
@@ -74,12 +75,23 @@ func TestValidate_Refuses(t *testing.T) {
 		{"mel negative f_min", func(p *Params) { p.Filterbank.FMinHz = -1000 }, "filterbank.f_min_hz", "negative"},
 		{"identity too many bins", func(p *Params) { p.Filterbank = Filterbank{Kind: "identity", Bins: 300} }, "filterbank.bins", "exceeds the 256 spectrum rows"},
 		{"linear band without bins", func(p *Params) { p.Filterbank = Filterbank{Kind: "linear", Bins: 200, FMinHz: 0, FMaxHz: 10000} }, "filterbank.bins", "holds no FFT bin"},
-		{"zero filterbank bins", func(p *Params) { p.Filterbank.Bins = 0 }, "filterbank.bins", "must be > 0"},
+		{"zero filterbank bins", func(p *Params) { p.Filterbank.Bins = 0 }, "filterbank.bins", "must be in 1..65536, got 0"},
+		// Contracts that overflowed int arithmetic or allocated before the size check
+		// (first_bin + bins, rows × frames) or spun (10^6 mel bands over n_fft 65536).
+		{"first_bin near 2^63", func(p *Params) { p.Filterbank = Filterbank{Kind: "identity", Bins: 64, FirstBin: 1<<63 - 64} }, "filterbank.first_bin", "must be in 0..65535"},
+		{"first_bin past the rows", func(p *Params) { p.Filterbank = Filterbank{Kind: "identity", Bins: 64, FirstBin: 200} }, "filterbank.bins", "first_bin 200 + bins 64 exceeds the 256 spectrum rows"},
+		{"frames 2^58", func(p *Params) { p.Frames = 1 << 58 }, "frames", "must be in 0..4194304"},
+		{"a billion bands", func(p *Params) { p.Filterbank.Bins = 1e9 }, "filterbank.bins", "must be in 1..65536"},
+		{"mel bands beyond the spectrum", func(p *Params) {
+			p.WindowSamples, p.STFT = 1<<17, STFT{NFFT: 1 << 16, Hop: 1 << 16}
+			p.Filterbank.Bins = 1e6
+		}, "filterbank.bins", "must be in 1..65536"},
+		{"rows × frames", func(p *Params) { p.Filterbank.Bins = 128; p.Frames = 1 << 22 }, "filterbank.bins", "exceeds the 4194304-value limit"},
 		{"log kind", func(p *Params) { p.Log.Kind = "log2" }, "log.kind", "unknown value"},
 		{"negative epsilon", func(p *Params) { p.Log.Epsilon = -1 }, "log.epsilon", ">= 0"},
 		{"fixed std 0", func(p *Params) { p.Normalize = Normalize{Kind: "fixed"} }, "normalize.std", "must be > 0"},
 		{"negative min_std", func(p *Params) { p.Normalize.MinStd = -1 }, "normalize.min_std", ">= 0"},
-		{"negative frames", func(p *Params) { p.Frames = -1 }, "frames", ">= 0"},
+		{"negative frames", func(p *Params) { p.Frames = -1 }, "frames", "must be in 0..4194304, got -1"},
 		{"frame_fit", func(p *Params) { p.FrameFit = "end" }, "frame_fit", "unknown value"},
 	}
 	for _, tc := range tests {
