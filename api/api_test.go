@@ -579,7 +579,7 @@ func TestNewRejects(t *testing.T) {
 			t.Errorf("New(%+v) accepted", tc.cfg)
 		}
 	}
-	if c := DefaultConfig(); c.Listen != "127.0.0.1:9717" || c.MaxBodyBytes != 8<<20 || c.RequestTimeoutSeconds != 30 || c.MaxConcurrent != 64 {
+	if c := DefaultConfig(); c.Listen != "127.0.0.1:9717" || c.MaxBodyBytes != 16<<20 || c.MaxMemoryBytes != 64<<20 || c.RequestTimeoutSeconds != 30 || c.MaxConcurrent != 64 {
 		t.Errorf("defaults %+v", c)
 	}
 }

@@ -20,7 +20,9 @@ import (
 // Defaults used for zero Config fields.
 const (
 	DefaultListen          = "127.0.0.1:9717"
-	DefaultMaxBodyBytes    = 8 << 20
+	DefaultMaxBodyBytes    = 16 << 20 // Heimdall's largest batch, 100 × 2048 samples from json.dumps, is 9.06 MB
+	DefaultMaxMemoryBytes  = 64 << 20
+	DefaultBodyReadTimeout = 10 * time.Second
 	DefaultMaxSamples      = 4 << 20
 	DefaultMaxConcurrent   = 64
 	DefaultQueueWait       = 250 * time.Millisecond
@@ -62,8 +64,17 @@ type Config struct {
 	// AllowUnauthenticatedMutations lets a Listen address other hosts can reach go
 	// without a token. Without it such an address needs TokenFile (or Token).
 	AllowUnauthenticatedMutations bool `yaml:"allow_unauthenticated_mutations"`
-	// MaxBodyBytes bounds every request body (default 8 MiB); larger bodies get 413.
+	// MaxBodyBytes bounds every request body (default 16 MiB); larger bodies get 413.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// MaxMemoryBytes bounds the memory all /api/ requests hold at once: bodies as they
+	// arrive, decoded samples, features (default 64 MiB). A request that would go past it
+	// gets 503 with Retry-After; one that needs more than all of it, 413. It must be at
+	// least 4 × MaxBodyBytes, so that a body at the limit can be decoded.
+	MaxMemoryBytes int64 `yaml:"max_memory_bytes"`
+	// BodyReadTimeoutSeconds is how long a client has to send its whole body (default
+	// 10 s); the request takes a concurrency slot only after, so slow senders cannot hold
+	// slots.
+	BodyReadTimeoutSeconds float64 `yaml:"body_read_timeout_seconds"`
 	// MaxConcurrent bounds the /api/ requests being served at once (default 64).
 	MaxConcurrent int `yaml:"max_concurrent"`
 	// RequestTimeoutSeconds bounds the work on one request (default 30 s); past it the
@@ -92,11 +103,15 @@ type Config struct {
 	// ConfidenceLevel is the probability inside each fix's ellipse (default 0.95);
 	// edged.yaml's fix.confidence_level.
 	ConfidenceLevel float64 `yaml:"-"`
+	// Vertices is the number of vertices of each fix's ellipse polygon (0: infer's
+	// default); edged.yaml's fix.vertices.
+	Vertices int `yaml:"-"`
 }
 
 // Bounds of the section: past them a value is a typo, not a tuning.
 const (
 	maxBodyBytesLimit     = 1 << 30
+	maxMemoryBytesLimit   = 1 << 40
 	maxConcurrentLimit    = 100_000
 	maxRequestTimeoutSecs = 3600
 	maxTokenBytes         = 4096
@@ -106,7 +121,8 @@ const (
 // DefaultConfig is the section's defaults as edged.yaml shows them; the fields without a
 // key stay zero (New fills them).
 func DefaultConfig() Config {
-	return Config{Listen: DefaultListen, MaxBodyBytes: DefaultMaxBodyBytes, MaxConcurrent: DefaultMaxConcurrent,
+	return Config{Listen: DefaultListen, MaxBodyBytes: DefaultMaxBodyBytes, MaxMemoryBytes: DefaultMaxMemoryBytes,
+		BodyReadTimeoutSeconds: DefaultBodyReadTimeout.Seconds(), MaxConcurrent: DefaultMaxConcurrent,
 		RequestTimeoutSeconds: DefaultRequestTimeout.Seconds(), MaxLiveClients: DefaultMaxLiveClients}
 }
 
@@ -123,7 +139,9 @@ func (c Config) withDefaults() (Config, error) {
 	l.Int("max_concurrent", int64(c.MaxConcurrent), 0, maxConcurrentLimit)
 	l.Number("request_timeout_seconds", c.RequestTimeoutSeconds, 0, maxRequestTimeoutSecs, "seconds (0: the default)")
 	l.Int("max_live_clients", int64(c.MaxLiveClients), 0, maxLiveClientsLimit)
-	if c.MaxSamples < 0 || c.QueueWait < 0 || c.BatchConcurrency < 0 || c.CacheTTL < 0 {
+	l.Int("max_memory_bytes", c.MaxMemoryBytes, 0, maxMemoryBytesLimit)
+	l.Number("body_read_timeout_seconds", c.BodyReadTimeoutSeconds, 0, maxRequestTimeoutSecs, "seconds (0: the default)")
+	if c.MaxSamples < 0 || c.QueueWait < 0 || c.BatchConcurrency < 0 || c.CacheTTL < 0 || c.Vertices < 0 {
 		l.Add("", "api: negative limit in config: max samples %d, queue wait %v, batch concurrency %d, cache TTL %v",
 			c.MaxSamples, c.QueueWait, c.BatchConcurrency, c.CacheTTL)
 	}
@@ -146,6 +164,15 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.MaxMemoryBytes == 0 {
+		c.MaxMemoryBytes = max(DefaultMaxMemoryBytes, 4*c.MaxBodyBytes)
+	}
+	if c.MaxMemoryBytes < 4*c.MaxBodyBytes {
+		l.Add("max_memory_bytes", "%d is less than 4 × max_body_bytes (%d): a body at the limit could never be decoded", c.MaxMemoryBytes, 4*c.MaxBodyBytes)
+	}
+	if c.BodyReadTimeoutSeconds == 0 {
+		c.BodyReadTimeoutSeconds = DefaultBodyReadTimeout.Seconds()
 	}
 	if c.MaxSamples == 0 {
 		c.MaxSamples = DefaultMaxSamples
@@ -192,6 +219,11 @@ func (c Config) BearerToken() (string, error) {
 		return "", fmt.Errorf("%s is empty", c.TokenFile)
 	}
 	return tok, nil
+}
+
+// bodyReadTimeout is BodyReadTimeoutSeconds as a duration.
+func (c Config) bodyReadTimeout() time.Duration {
+	return time.Duration(c.BodyReadTimeoutSeconds * float64(time.Second))
 }
 
 // requestTimeout is RequestTimeoutSeconds as a duration.

@@ -62,7 +62,14 @@
 //
 // Concurrency is bounded by Config.MaxConcurrent over the /api/ routes (a batch counts as
 // one); a request that finds every slot taken waits up to Config.QueueWait and then gets
-// 503 with Retry-After. The probes and /metrics are never queued. Inside that bound,
+// 503 with Retry-After. Predict and batch take their slot only once the whole body has
+// arrived, within Config.BodyReadTimeout (else 408), so clients sending slowly cannot hold
+// the slots. Memory is bounded across requests by Config.MaxMemoryBytes: each request
+// reserves, before allocating, its body as it arrives, the decoded samples (at most 2⅔ ×
+// the JSON body) and its windows' features; past the bound it gets 503 with Retry-After,
+// and a request needing more than all of it gets 413. JSON nested deeper than 32 levels is
+// a 400 (json_too_deep). The input is resampled in chunks, at most 16× up (a lower
+// ?sample_rate= is a 400) and at most 4096× down. The probes and /metrics are never queued. Inside that bound,
 // decoding and computing run one request per CPU in arrival order, never while waiting on
 // the network; this keeps latency tight without changing throughput. A batch's items run
 // concurrently up to Config.BatchConcurrency.

@@ -34,6 +34,7 @@ const (
 	codeOverloaded       = "overloaded"
 	codeTimeout          = "timeout"
 	codeNotReady         = "not_ready"
+	codeTooDeep          = "json_too_deep"
 	codeInternal         = "internal"
 )
 
@@ -85,6 +86,9 @@ func writeError(w http.ResponseWriter, err error) {
 	var ae *apiError
 	if !errors.As(err, &ae) {
 		ae = errf(http.StatusInternalServerError, codeInternal, "internal error")
+	}
+	if ae.Code == codeOverloaded {
+		w.Header().Set("Retry-After", "1")
 	}
 	writeJSON(w, ae.Status, ae)
 }

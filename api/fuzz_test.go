@@ -41,6 +41,9 @@ func FuzzPredict(f *testing.F) {
 	f.Add(uint8(1), "format=cs8&sample_rate=3", []byte{1, 2})
 	f.Add(uint8(2), "", []byte(`{"iq_data":[[1,2]]}`))
 	f.Add(uint8(0), "", []byte(`{"iq_data":[[1,2]]}{"x":1}`))
+	f.Add(uint8(0), "", append([]byte(`{"session_id":`), bytes.Repeat([]byte("["), 40)...))
+	f.Add(uint8(1), "format=cu8&sample_rate=61.03515625", make([]byte, 4096))
+	f.Add(uint8(1), "format=cu8&sample_rate=15625", make([]byte, 512))
 	e := newEnv(f, func(c *Config, _ *Deps) { c.MaxBodyBytes = 64 << 10; c.MaxSamples = 1 << 15 })
 	h := e.srv.Handler()
 	f.Fuzz(func(t *testing.T, ct uint8, query string, body []byte) {
@@ -62,6 +65,7 @@ func FuzzBatch(f *testing.F) {
 	f.Add([]byte(`{"items":[{"iq_data":null},{"id":"x"},{"id":5}]}`))
 	f.Add([]byte(`{"items":[{"id":"a","iq_data":[[1e400,0]]}],"cache_enabled":false}`))
 	f.Add([]byte(`{"items":[{"id":"a","iq_data":{"i":[1],"q":[2]}}]}`))
+	f.Add(append([]byte(`{"items":[{"id":`), bytes.Repeat([]byte("[{\"a\":"), 20)...))
 	e := newEnv(f, func(c *Config, _ *Deps) { c.MaxBodyBytes = 64 << 10; c.MaxSamples = 1 << 15 })
 	h := e.srv.Handler()
 	f.Fuzz(func(t *testing.T, body []byte) {

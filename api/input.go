@@ -1,17 +1,14 @@
 package api
 
 import (
-	"bytes"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"hash"
 	"math"
 	"mime"
 	"net/http"
 	"net/url"
-	"sync"
 
 	"github.com/heimdall/edged/capture"
 )
@@ -30,6 +27,7 @@ type input struct {
 	alias    [2]uint64 // of a JSON body (see aliases), when hasAlias
 	hasAlias bool
 	cached   []byte // the answer, when the alias found it: nothing else is set
+	lease    *lease // the request's memory reservation, which compute adds to
 }
 
 // hashInto writes the input's identity (see the package doc) into h.
@@ -110,8 +108,9 @@ func mediaType(r *http.Request) (string, error) {
 	return mt, nil
 }
 
-// readRaw reads a raw IQ body of the format the query names.
-func (s *Server) readRaw(w http.ResponseWriter, r *http.Request, p queryParams) (*input, func(), error) {
+// readRaw decodes a raw IQ body of the format the query names, taking a CPU slot
+// (startWork) to do it. Call done when finished with the input: it gives the slot back.
+func (s *Server) readRaw(r *http.Request, p queryParams, body *reqBody) (in *input, done func(), err error) {
 	if p.format == "" {
 		return nil, nop, errf(http.StatusBadRequest, codeMissingField, "query parameter format: required for a raw body (cu8, cs8, cs16 or cf32)")
 	}
@@ -120,91 +119,52 @@ func (s *Server) readRaw(w http.ResponseWriter, r *http.Request, p queryParams) 
 	}
 	f := capture.Format(p.format)
 	bps := int64(f.BytesPerSample())
-	body, release, err := s.readBody(w, r)
-	if err != nil {
-		return nil, release, err
-	}
-	done, err := s.startWork(r.Context())
-	release = both(release, done)
-	if err != nil {
-		return nil, release, err
-	}
+	raw := body.b
 	switch {
-	case len(body) == 0:
-		return nil, release, errf(http.StatusBadRequest, codeMissingField, "body: empty, want raw "+p.format+" samples")
-	case int64(len(body))%bps != 0:
-		return nil, release, errf(http.StatusBadRequest, codeInvalidField,
-			fmt.Sprintf("body: %d bytes is not a whole number of %s samples (%d bytes each)", len(body), p.format, bps))
-	case int64(len(body))/bps > int64(s.cfg.MaxSamples):
-		return nil, release, errf(http.StatusRequestEntityTooLarge, codeBodyTooLarge,
-			fmt.Sprintf("body: %d samples, the limit is %d", int64(len(body))/bps, s.cfg.MaxSamples))
+	case len(raw) == 0:
+		return nil, nop, errf(http.StatusBadRequest, codeMissingField, "body: empty, want raw "+p.format+" samples")
+	case int64(len(raw))%bps != 0:
+		return nil, nop, errf(http.StatusBadRequest, codeInvalidField,
+			fmt.Sprintf("body: %d bytes is not a whole number of %s samples (%d bytes each)", len(raw), p.format, bps))
+	case int64(len(raw))/bps > int64(s.cfg.MaxSamples):
+		return nil, nop, errf(http.StatusRequestEntityTooLarge, codeBodyTooLarge,
+			fmt.Sprintf("body: %d samples, the limit is %d", int64(len(raw))/bps, s.cfg.MaxSamples))
 	}
-	samples := make([]complex64, int64(len(body))/bps)
-	if _, _, err := capture.Convert(samples, body, f); err != nil {
-		return nil, release, badParam("format", err.Error())
+	n := int64(len(raw)) / bps
+	if err := body.lease.reserve(8*n, "the samples"); err != nil {
+		return nil, nop, err
+	}
+	done, err = s.startWork(r.Context())
+	if err != nil {
+		return nil, nop, err
+	}
+	samples := make([]complex64, n)
+	if _, _, err := capture.Convert(samples, raw, f); err != nil {
+		done()
+		return nil, nop, badParam("format", err.Error())
 	}
 	if f == capture.FormatCF32 {
 		for i, v := range samples {
 			if !finite32(real(v)) || !finite32(imag(v)) {
-				return nil, release, errf(http.StatusBadRequest, codeInvalidField, fmt.Sprintf("body: sample %d is not finite", i))
+				done()
+				return nil, nop, errf(http.StatusBadRequest, codeInvalidField, fmt.Sprintf("body: sample %d is not finite", i))
 			}
 			if math.Abs(float64(real(v))) > maxSampleMagnitude || math.Abs(float64(imag(v))) > maxSampleMagnitude {
-				return nil, release, errf(http.StatusBadRequest, codeInvalidField,
+				done()
+				return nil, nop, errf(http.StatusBadRequest, codeInvalidField,
 					fmt.Sprintf("body: sample %d is outside ±%g (full scale is ±1)", i, maxSampleMagnitude))
 			}
 		}
 	}
-	return &input{samples: samples, format: p.format, rateHz: p.rateHz, centerHz: p.centerHz, raw: body, useCache: true}, release, nil
+	return &input{samples: samples, format: p.format, rateHz: p.rateHz, centerHz: p.centerHz, raw: raw, useCache: true, lease: body.lease}, done, nil
 }
 
 func nop() {}
-
-// both returns a func calling a then b, each at most once.
-func both(a, b func()) func() {
-	var once sync.Once
-	return func() { once.Do(func() { a(); b() }) }
-}
 
 func finite32(v float32) bool { return !math.IsNaN(float64(v)) && !math.IsInf(float64(v), 0) }
 
 func tooLarge(limit int64) error {
 	return errf(http.StatusRequestEntityTooLarge, codeBodyTooLarge, fmt.Sprintf("body: larger than the %d-byte limit", limit))
-}
-
-// bodyError maps a failure to read the body.
-func bodyError(err error) error {
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return tooLarge(mbe.Limit)
-	}
-	return errf(http.StatusBadRequest, codeInvalidField, "body: "+err.Error())
-}
-
-// bodyPool recycles request body buffers; buffers above maxPooledBytes are left to the GC.
-var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-const maxPooledBytes = 1 << 20
-
-// readBody reads the whole body, bounded by MaxBodyBytes. Call release once the bytes
-// are no longer used.
-func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (body []byte, release func(), err error) {
-	if r.ContentLength > s.cfg.MaxBodyBytes {
-		return nil, func() {}, tooLarge(s.cfg.MaxBodyBytes)
-	}
-	buf := bodyPool.Get().(*bytes.Buffer)
-	buf.Reset()
-	release = func() {
-		if buf.Cap() <= maxPooledBytes {
-			bodyPool.Put(buf)
-		}
-	}
-	if r.ContentLength > 0 {
-		buf.Grow(int(r.ContentLength) + bytes.MinRead)
-	}
-	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)); err != nil {
-		return nil, release, bodyError(err)
-	}
-	return buf.Bytes(), release, nil
 }
 
 func jsonValid(b []byte) bool { return json.Valid(b) }

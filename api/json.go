@@ -14,10 +14,16 @@ import (
 // accepts only valid JSON (RFC 8259; fuzzed against encoding/json), rejects unknown fields,
 // and names the field and the byte offset of every problem.
 
+// maxJSONDepth bounds how deeply arrays and objects nest in a body. Heimdall's bodies nest
+// four deep ({"items":[{"iq_data":[[i,q]]}]}); the parser recurses once per level, so
+// without a bound a body of brackets grows the stack until the runtime kills the process.
+const maxJSONDepth = 32
+
 // jscan reads JSON from b.
 type jscan struct {
-	b   []byte
-	pos int
+	b     []byte
+	pos   int
+	depth int // arrays and objects open around pos, counted by skip
 }
 
 func (p *jscan) syntax(want string) *apiError {
@@ -154,10 +160,17 @@ func (p *jscan) skip() ([]byte, error) {
 	start := p.pos
 	var err error
 	switch c := p.peek(); {
-	case c == '{':
-		err = p.object(func(string) error { _, err := p.skip(); return err })
-	case c == '[':
-		err = p.array(func(int) error { _, err := p.skip(); return err })
+	case c == '{' || c == '[':
+		if p.depth++; p.depth > maxJSONDepth {
+			return nil, errf(http.StatusBadRequest, codeTooDeep,
+				fmt.Sprintf("body: JSON nested deeper than %d levels at byte %d", maxJSONDepth, p.pos))
+		}
+		if c == '{' {
+			err = p.object(func(string) error { _, err := p.skip(); return err })
+		} else {
+			err = p.array(func(int) error { _, err := p.skip(); return err })
+		}
+		p.depth--
 	case c == '"':
 		_, err = p.str()
 	case c == 't':

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/heimdall/edged/dsp"
 	"github.com/heimdall/edged/infer"
@@ -32,6 +33,13 @@ type kit struct {
 	frontends    sync.Pool // *dsp.Frontend
 	windowers    sync.Pool // *dsp.Windower, with its buffers and its last resampling filter
 }
+
+// Resampling a predict input: at most maxUpsample× up (the conditioner bounds the way down,
+// 4096×), in chunks of chunkSamples input samples.
+const (
+	maxUpsample  = 16
+	chunkSamples = 1 << 14
+)
 
 // kitFor returns the preprocessing of the engine's active model, building it on first use
 // after a model swap.
@@ -144,19 +152,31 @@ func (s *Server) predictOne(ctx context.Context, in *input) (answer, error) {
 // fix of the window with the highest SNR.
 func (s *Server) compute(ctx context.Context, in *input, k *kit, key [32]byte) ([]byte, error) {
 	now := s.now()
+	if in.rateHz*maxUpsample < k.params.SampleRateHz {
+		return nil, badParam("sample_rate", fmt.Sprintf("%g S/s is more than %d× below the model's %g S/s: upsampling that far invents the signal",
+			in.rateHz, maxUpsample, k.params.SampleRateHz))
+	}
 	wd, err := k.windower(in.rateHz)
 	if err != nil {
 		return nil, badParam("sample_rate", fmt.Sprintf("%g S/s cannot be resampled to the model's %g S/s: %v",
 			in.rateHz, k.params.SampleRateHz, err))
 	}
 	defer k.windowers.Put(wd)
+	up, down := wd.Ratio()
+	F := k.rows * k.frames
+	// The windows the input makes (the last one padded), each with its features and
+	// measure, and the windower's buffers are reserved before anything is computed.
+	windows := int64(len(in.samples))*int64(up)/int64(down)/int64(k.params.WindowSamples) + 1
+	need := windows*(4*int64(F)+int64(unsafe.Sizeof(dsp.Measure{}))) + 3*8*int64(k.params.WindowSamples) + 8*32*int64(max(up, down))
+	if err := in.lease.reserve(need, fmt.Sprintf("%d windows of %d features", windows, F)); err != nil {
+		return nil, err
+	}
 	fe, err := k.frontend()
 	if err != nil {
 		return nil, errf(http.StatusServiceUnavailable, codeUnavailable, "preprocessing: "+err.Error())
 	}
-	F := k.rows * k.frames
-	var feats []float32
-	var meas []dsp.Measure
+	feats := make([]float32, 0, windows*int64(F))
+	meas := make([]dsp.Measure, 0, windows)
 	emit := func(w dsp.Window) error {
 		i := len(meas)
 		feats = slices.Grow(feats, F)[:(i+1)*F]
@@ -169,7 +189,6 @@ func (s *Server) compute(ctx context.Context, in *input, k *kit, key [32]byte) (
 	}
 	// In chunks of about one window's worth, so the conditioned samples held at once stay
 	// near one window whatever the input's length and rate ratio.
-	up, down := wd.Ratio()
 	chunk := max(1, k.params.WindowSamples*down/up)
 	for i := 0; i < len(in.samples) && err == nil; i += chunk {
 		err = wd.Write(in.samples[i:min(len(in.samples), i+chunk)], emit)
@@ -239,7 +258,7 @@ func (s *Server) compute(ctx context.Context, in *input, k *kit, key [32]byte) (
 				Seq:          uint64(i),
 				Measure:      meas[i],
 			}
-			f, err := infer.NewFeature(w, r, infer.FixOptions{ConfidenceLevel: s.cfg.ConfidenceLevel})
+			f, err := infer.NewFeature(w, r, infer.FixOptions{ConfidenceLevel: s.cfg.ConfidenceLevel, Vertices: s.cfg.Vertices})
 			if err != nil {
 				lastErr = err
 				continue
@@ -274,9 +293,9 @@ func inferError(err error) error {
 	return errf(http.StatusServiceUnavailable, codeUnavailable, "inference failed: "+err.Error())
 }
 
-// readPredict reads a predict body in either form and takes a CPU slot (startWork) to
-// decode it. Call release when done with the input: it gives back the slot.
-func (s *Server) readPredict(w http.ResponseWriter, r *http.Request) (in *input, release func(), err error) {
+// readPredict decodes a predict body in either form, taking a CPU slot (startWork) to
+// do it. Call done when finished with the input: it gives the slot back.
+func (s *Server) readPredict(r *http.Request, body *reqBody) (in *input, done func(), err error) {
 	mt, err := mediaType(r)
 	if err != nil {
 		return nil, nop, err
@@ -287,52 +306,59 @@ func (s *Server) readPredict(w http.ResponseWriter, r *http.Request) (in *input,
 		if err != nil {
 			return nil, nop, err
 		}
-		return s.readRaw(w, r, p)
+		return s.readRaw(r, p, body)
 	case "application/json":
 		p, err := parseQuery(r.URL.Query(), false)
 		if err != nil {
 			return nil, nop, err
 		}
-		body, release, err := s.readBody(w, r)
-		if err != nil {
-			return nil, release, err
-		}
 		done, err := s.startWork(r.Context())
 		if err != nil {
-			release()
 			return nil, nop, err
 		}
 		var alias [2]uint64
 		if s.cache != nil {
 			k, err := s.kitFor()
 			if err != nil {
-				release()
 				done()
 				return nil, nop, err
 			}
-			alias = s.aliases.of(k.model, r.URL.RawQuery, body)
+			alias = s.aliases.of(k.model, r.URL.RawQuery, body.b)
 			if key, ok := s.aliases.get(alias); ok {
 				if b, ok, _ := s.cache.get(key); ok {
-					release()
+					body.release()
 					return &input{cached: b}, done, nil
 				}
 			}
 		}
-		req, err := parsePredict(body)
-		release() // the samples are decoded: the body is no longer needed
+		if err := body.lease.reserve(decodeBytes(len(body.b)), "decoding the body"); err != nil {
+			done()
+			return nil, nop, err
+		}
+		req, err := parsePredict(body.b)
+		body.release() // the samples are decoded: the body is no longer needed
 		if err != nil {
 			done()
 			return nil, nop, err
 		}
 		in, err := s.jsonInput(req, "iq_data", p, req.cacheEnabled)
-		if err == nil && s.cache != nil {
+		if err != nil {
+			done()
+			return nil, nop, err
+		}
+		in.lease = body.lease
+		if s.cache != nil {
 			in.alias, in.hasAlias = alias, true
 		}
-		return in, done, err
+		return in, done, nil
 	}
 	return nil, nop, errf(http.StatusUnsupportedMediaType, codeUnsupportedMedia,
 		fmt.Sprintf("Content-Type %s: want application/json or application/octet-stream", mt))
 }
+
+// decodeBytes bounds the memory decoding a JSON body of n bytes takes: a sample needs at
+// least 6 bytes ("[0,0],") and becomes 8 (complex64), in slices that grow by doubling.
+func decodeBytes(n int) int64 { return 2 * 8 * (int64(n)/6 + 1) }
 
 func (s *Server) jsonInput(d iqRequest, field string, p queryParams, cacheEnabled *bool) (*input, error) {
 	switch {
@@ -356,15 +382,15 @@ func (s *Server) jsonInput(d iqRequest, field string, p queryParams, cacheEnable
 		useCache: cacheEnabled == nil || *cacheEnabled}, nil
 }
 
-func (s *Server) predict(w http.ResponseWriter, r *http.Request) {
-	in, release, err := s.readPredict(w, r)
-	defer release()
+func (s *Server) predict(w http.ResponseWriter, r *http.Request, body *reqBody) {
+	in, done, err := s.readPredict(r, body)
+	defer done()
 	if err != nil {
 		writeError(w, err)
 		return
 	}
 	a, err := s.predictOne(r.Context(), in)
-	release() // before writing: a slow reader must not hold a CPU slot
+	done() // before writing: a slow reader must not hold a CPU slot
 	if err != nil {
 		s.logFailure(r, err)
 		writeError(w, err)
@@ -398,7 +424,7 @@ type batchPrediction struct {
 	Error *apiError       `json:"error,omitempty"`
 }
 
-func (s *Server) batch(w http.ResponseWriter, r *http.Request) {
+func (s *Server) batch(w http.ResponseWriter, r *http.Request, body *reqBody) {
 	start := time.Now()
 	mt, err := mediaType(r)
 	if err == nil && mt != "application/json" {
@@ -408,23 +434,21 @@ func (s *Server) batch(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		p, err = parseQuery(r.URL.Query(), false)
 	}
-	var body []byte
-	if err == nil {
-		var release func()
-		body, release, err = s.readBody(w, r)
-		defer release()
-	}
 	var (
 		items        []iqRequest
 		cacheEnabled *bool
 	)
 	if err == nil {
+		err = body.lease.reserve(decodeBytes(len(body.b)), "decoding the body")
+	}
+	if err == nil {
 		var done func()
 		if done, err = s.startWork(r.Context()); err == nil {
-			items, cacheEnabled, err = parseBatch(body)
+			items, cacheEnabled, err = parseBatch(body.b)
 			done()
 		}
 	}
+	body.release()
 	if err != nil {
 		writeError(w, err)
 		return
@@ -448,6 +472,7 @@ func (s *Server) batch(w http.ResponseWriter, r *http.Request) {
 			out[i].Error = asAPIError(err)
 			continue
 		}
+		in.lease = body.lease
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {

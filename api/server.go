@@ -27,6 +27,7 @@ type Server struct {
 	metrics *metrics
 	handler http.Handler
 	slots   chan struct{}       // one per /api/ request being served
+	mem     *budget             // memory of the /api/ requests
 	work    chan struct{}       // two per CPU: parsing and computing, in arrival order
 	cache   *cache              // nil without a store
 	aliases *aliases            // JSON bodies seen before → cache keys
@@ -77,6 +78,7 @@ func New(cfg Config, deps Deps, log *slog.Logger) (*Server, error) {
 		log:     log,
 		metrics: m,
 		slots:   make(chan struct{}, cfg.MaxConcurrent),
+		mem:     &budget{limit: cfg.MaxMemoryBytes},
 		work:    make(chan struct{}, 2*runtime.GOMAXPROCS(0)),
 		now:     time.Now,
 	}
@@ -155,8 +157,8 @@ func (s *Server) routes() http.Handler {
 	handle("/readyz", http.MethodGet, s.readyz)
 	handle("/metrics", http.MethodGet, s.metricsHandler())
 	handle("/api/v1/fixes", http.MethodGet, s.fixes, s.limit)
-	handle("/api/v1/predict", http.MethodPost, s.predict, s.limit)
-	handle("/api/v1/predict/batch", http.MethodPost, s.batch, s.limit)
+	handle("/api/v1/predict", http.MethodPost, s.withBody(s.predict))
+	handle("/api/v1/predict/batch", http.MethodPost, s.withBody(s.batch))
 	handle("/api/v1/model", http.MethodGet, s.model, s.limit)
 	handle("/api/v1/models", http.MethodGet, s.models, s.limit)
 	handle("/api/v1/model/reload", http.MethodPost, s.reload, s.limit, s.auth)

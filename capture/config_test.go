@@ -44,7 +44,7 @@ func TestConfigValidate(t *testing.T) {
 		{"format", func(c *Config) { c.File.Format = "cs64" }, `file.format: unknown sample format "cs64"`},
 		{"pace", func(c *Config) { c.File.Pace = -1 }, "file.pace: -1"},
 		{"no path", func(c *Config) { c.File.Path = "" }, "file.path: missing"},
-		{"missing recording", func(c *Config) { c.File.Path = rec + ".gone" }, "file.path: open recording: stat " + rec + ".gone: no such file"},
+		{"missing recording", func(c *Config) { c.File.Path = rec + ".gone" }, "file.path: open recording: open " + rec + ".gone: no such file"},
 	}
 	for _, tc := range cases {
 		c := DefaultConfig()

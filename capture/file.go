@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/heimdall/edged/configs/safefile"
 )
 
 // FileOptions overrides what a recording's name or metadata says and sets how it replays.
@@ -89,9 +91,9 @@ func OpenRecording(rec Recording, opts FileOptions) (Source, error) {
 	if rec.dataPath == "" {
 		return nil, fmt.Errorf("%s: %w: recording not resolved (use ResolveFile)", rec.Path, ErrBadConfig)
 	}
-	f, err := os.Open(rec.dataPath)
+	f, _, err := openRegular(rec.dataPath)
 	if err != nil {
-		return nil, fmt.Errorf("open recording: %w", err)
+		return nil, err
 	}
 	s := &fileSource{
 		rec:  rec,
@@ -188,16 +190,29 @@ func ResolveFile(path string, opts FileOptions) (Recording, error) {
 	return rec, nil
 }
 
-// statRegular stats a file that must be a regular file.
+// statRegular stats a file that must be a regular file (see openRegular).
 func statRegular(path string) (os.FileInfo, error) {
-	fi, err := os.Stat(path)
+	f, fi, err := openRegular(path)
 	if err != nil {
-		return nil, fmt.Errorf("open recording: %w", err)
+		return nil, err
 	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", path)
-	}
+	f.Close()
 	return fi, nil
+}
+
+// openRegular opens a recording without blocking and refuses anything but a regular file: a
+// FIFO would block the open until a writer came, and a device never ends. Replay reads
+// recordings; live IQ streams over the rtl_tcp protocol (source kind rtl_tcp), which is the
+// documented way to feed edged from another program, and the error says so.
+func openRegular(path string) (*os.File, os.FileInfo, error) {
+	f, fi, err := safefile.Open(path, math.MaxInt64)
+	if errors.Is(err, safefile.ErrNotRegular) {
+		return nil, nil, fmt.Errorf("%w: a recording must be a regular file; to stream live IQ, serve it over rtl_tcp (source kind rtl_tcp)", err)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("open recording: %w", err)
+	}
+	return f, fi, nil
 }
 
 // resolveSigMFPair reads a .sigmf-meta and finds its .sigmf-data, given either name.
@@ -205,19 +220,22 @@ func resolveSigMFPair(rec *Recording) error {
 	base := strings.TrimSuffix(rec.Path, filepath.Ext(rec.Path))
 	metaPath, dataPath := base+".sigmf-meta", base+".sigmf-data"
 	raw, err := readLimited(metaPath)
-	if err != nil {
+	if errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("%s: SigMF metadata missing: %w", rec.Path, err)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: SigMF metadata: %w", rec.Path, err)
 	}
 	meta, err := ParseSigMFMeta(raw)
 	if err != nil {
 		return fmt.Errorf("%s: %w", metaPath, err)
 	}
-	fi, err := os.Stat(dataPath)
-	if err != nil {
+	if _, err := os.Stat(dataPath); err != nil {
 		return fmt.Errorf("%s: %w: %s: %w", metaPath, ErrMissingData, filepath.Base(dataPath), unwrapPathError(err))
 	}
-	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("%s: not a regular file", dataPath)
+	fi, err := statRegular(dataPath)
+	if err != nil {
+		return err
 	}
 	rec.applySigMF(meta)
 	rec.dataPath, rec.dataBytes = dataPath, fi.Size()
@@ -227,9 +245,9 @@ func resolveSigMFPair(rec *Recording) error {
 // resolveSigMFArchive finds the one meta and data member of a .sigmf tar archive and where
 // the data lies in the file, so samples are read in place.
 func resolveSigMFArchive(rec *Recording) error {
-	f, err := os.Open(rec.Path)
+	f, _, err := openRegular(rec.Path)
 	if err != nil {
-		return fmt.Errorf("open recording: %w", err)
+		return err
 	}
 	defer f.Close()
 	tr := tar.NewReader(f)
@@ -300,19 +318,11 @@ func (rec *Recording) applySigMF(m SigMFMeta) {
 
 // readLimited reads a small file whole, refusing one too large to be metadata.
 func readLimited(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
+	b, err := safefile.Read(path, maxSigMFMetaBytes)
+	if errors.Is(err, safefile.ErrTooLarge) {
+		return nil, fmt.Errorf("%w: %w", ErrBadSigMF, err)
 	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxSigMFMetaBytes+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > maxSigMFMetaBytes {
-		return nil, fmt.Errorf("%s: %w: larger than %d bytes", path, ErrBadSigMF, maxSigMFMetaBytes)
-	}
-	return b, nil
+	return b, err
 }
 
 // unwrapPathError drops the *PathError's own path, for messages that name the file already.

@@ -13,8 +13,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/heimdall/edged/configs/safefile"
 )
 
 // readAll drains a finite source and returns its samples.
@@ -315,6 +318,25 @@ func TestOpenFile_Errors(t *testing.T) {
 	noDataArchive := filepath.Join(dir, "nodata.sigmf")
 	writeTar(t, noDataArchive, "x.sigmf-meta", sigmfMeta("cu8", 250000, 1, ""))
 	notTar := put("garbage.sigmf", bytes.Repeat([]byte("not a tar "), 100))
+	// A FIFO used to block the open until a writer came; a device never ends.
+	fifo := filepath.Join(dir, "f_433.92M_250k.cu8")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fifoMeta := filepath.Join(dir, "fifo.sigmf-meta")
+	if err := syscall.Mkfifo(fifoMeta, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	put("fifo.sigmf-data", make([]byte, 16))
+	fifoArchive := filepath.Join(dir, "fifo.sigmf")
+	if err := syscall.Mkfifo(fifoArchive, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hugeMeta := put("huge.sigmf-meta", nil)
+	if err := os.Truncate(hugeMeta, 1<<30); err != nil {
+		t.Fatal(err)
+	}
+	put("huge.sigmf-data", make([]byte, 16))
 
 	tests := []struct {
 		spec    string
@@ -338,6 +360,11 @@ func TestOpenFile_Errors(t *testing.T) {
 		{notTar, FileOptions{}, ErrBadSigMF, []string{notTar}},
 		{filepath.Join(dir, "missing_250k.cu8"), FileOptions{}, os.ErrNotExist, []string{"missing_250k.cu8"}},
 		{truncated, FileOptions{Pace: -1}, ErrBadConfig, []string{truncated, "pace"}},
+		{fifo, FileOptions{}, safefile.ErrNotRegular, []string{fifo, "a FIFO", "rtl_tcp"}},
+		{fifoMeta, FileOptions{}, safefile.ErrNotRegular, []string{fifoMeta, "a FIFO"}},
+		{fifoArchive, FileOptions{}, safefile.ErrNotRegular, []string{fifoArchive, "a FIFO", "rtl_tcp"}},
+		{"cu8:/dev/zero", FileOptions{SampleRateHz: 250000}, safefile.ErrNotRegular, []string{"/dev/zero", "character device", "rtl_tcp"}},
+		{hugeMeta, FileOptions{}, ErrBadSigMF, []string{hugeMeta, "1073741824 bytes", "16777216-byte limit"}},
 	}
 	for _, tc := range tests {
 		s, err := OpenFile(tc.spec, tc.opts)

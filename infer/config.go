@@ -68,8 +68,8 @@ func DefaultFixConfig() FixConfig {
 // section.
 func (m ModelConfig) Validate() error {
 	l := check.NewList(nil)
-	if m.Path != "" {
-		l.File("path", m.Path, MaxModelBytes)
+	if m.Path != "" && l.File("path", m.Path, MaxModelBytes) {
+		checkModel(l, "path", m.Path)
 	}
 	if m.ContractFile != "" {
 		if _, err := m.LoadContract(); err != nil {
@@ -85,10 +85,21 @@ func (m ModelConfig) Validate() error {
 	ch := m.Challenger
 	l.OneOf("challenger.mode", ch.Mode, "ab", "shadow")
 	l.Number("challenger.split", ch.Split, 0, 1, "")
-	if ch.Path != "" {
-		l.File("challenger.path", ch.Path, MaxModelBytes)
+	if ch.Path != "" && l.File("challenger.path", ch.Path, MaxModelBytes) {
+		checkModel(l, "challenger.path", ch.Path)
 	}
 	return l.Err()
+}
+
+// checkModel records a mistake at key unless the readable file p names parses as ONNX.
+func checkModel(l *check.List, key, p string) {
+	r, err := check.Path(p)
+	if err == nil {
+		err = CheckModelFile(r)
+	}
+	if err != nil {
+		l.Add(key, "%s: %v", p, err)
+	}
 }
 
 // LoadContract reads and parses the contract file, if one is set.

@@ -1,10 +1,8 @@
 package infer
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
+	"errors"
 	"fmt"
-	"os"
 
 	ort "github.com/yalue/onnxruntime_go"
 )
@@ -27,17 +25,15 @@ func Inspect(path string, contract *Contract) (Report, error) {
 	if err := Init(""); err != nil {
 		return Report{}, err
 	}
-	data, err := os.ReadFile(path)
+	id, err := identify(Source{Path: path})
 	if err != nil {
+		if errors.Is(err, ErrRuntime) {
+			return Report{}, fmt.Errorf("%s: %w", path, err)
+		}
 		return Report{}, err
 	}
-	sum := sha256.Sum256(data)
-	r := Report{Path: path, SHA256: hex.EncodeToString(sum[:]), Bytes: len(data), Metadata: map[string]string{}}
-	pi, err := parseModelProto(data)
-	if err != nil {
-		return Report{}, fmt.Errorf("%s: not an ONNX model: %v", path, err)
-	}
-	r.Info.Opsets, r.Info.IRVersion = pi.opsets, pi.irVersion
+	r := Report{Path: path, SHA256: id.sha256, Bytes: int(id.bytes), Metadata: map[string]string{}}
+	r.Info.Opsets, r.Info.IRVersion = id.proto.opsets, id.proto.irVersion
 	ins, outs, err := ort.GetInputOutputInfo(path)
 	if err != nil {
 		return Report{}, fmt.Errorf("%s: %w: %v", path, ErrRuntime, err)

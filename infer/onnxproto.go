@@ -1,8 +1,11 @@
 package infer
 
 import (
+	"bufio"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 
 	"google.golang.org/protobuf/encoding/protowire"
 )
@@ -28,50 +31,93 @@ const (
 	fieldOpsetVer    = 2
 )
 
+// maxOpsetBytes bounds one opset_import entry (a domain name and a version).
+const maxOpsetBytes = 64 << 10
+
 // parseModelProto reads the few ModelProto fields ONNX Runtime's C API does not expose
-// (ir_version, opset_import) with protowire, which the module already links, rather than
-// generated ONNX bindings for two fields; it doubles as a cheap "is this ONNX at all" check.
-func parseModelProto(b []byte) (protoInfo, error) {
+// (ir_version, opset_import) with protowire's wire types, which the module already links,
+// rather than generated ONNX bindings for two fields; it doubles as a cheap "is this ONNX at
+// all" check. It streams: the graph and every other field are skipped as they are read, so
+// a model file is never held in memory to be checked.
+func parseModelProto(r io.Reader) (protoInfo, error) {
 	var pi protoInfo
+	br := bufio.NewReader(r)
 	sawGraph := false
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return pi, fmt.Errorf("bad field tag: %w", protowire.ParseError(n))
+	for {
+		t, err := binary.ReadUvarint(br)
+		if errors.Is(err, io.EOF) {
+			break
 		}
-		b = b[n:]
-		switch {
-		case num == fieldIRVersion && typ == protowire.VarintType:
-			v, n := protowire.ConsumeVarint(b)
-			if n < 0 {
-				return pi, fmt.Errorf("ir_version: %w", protowire.ParseError(n))
+		if err != nil {
+			return pi, fmt.Errorf("bad field tag: %w", err)
+		}
+		num, typ := protowire.DecodeTag(t)
+		if !num.IsValid() {
+			// Field 0 is never valid: a file of zeros is refused at its first byte rather
+			// than walked to its end.
+			return pi, fmt.Errorf("bad field number %d", num)
+		}
+		switch typ {
+		case protowire.VarintType:
+			v, err := binary.ReadUvarint(br)
+			if err != nil {
+				return pi, fmt.Errorf("field %d: bad varint: %w", num, err)
 			}
-			pi.irVersion = int64(v)
-			b = b[n:]
-		case num == fieldOpsetImport && typ == protowire.BytesType:
-			body, n := protowire.ConsumeBytes(b)
-			if n < 0 {
-				return pi, fmt.Errorf("opset_import: %w", protowire.ParseError(n))
+			if num == fieldIRVersion {
+				pi.irVersion = int64(v)
+			}
+		case protowire.BytesType:
+			l, err := binary.ReadUvarint(br)
+			if err != nil {
+				return pi, fmt.Errorf("field %d: bad length: %w", num, err)
+			}
+			if num != fieldOpsetImport {
+				if err := discard(br, l); err != nil {
+					return pi, fmt.Errorf("field %d: length %d past the end of the file", num, l)
+				}
+				sawGraph = sawGraph || num == fieldGraph
+				continue
+			}
+			if l > maxOpsetBytes {
+				return pi, fmt.Errorf("opset_import: %d bytes, more than %d", l, maxOpsetBytes)
+			}
+			body := make([]byte, l)
+			if _, err := io.ReadFull(br, body); err != nil {
+				return pi, fmt.Errorf("opset_import: length %d past the end of the file", l)
 			}
 			op, err := parseOpset(body)
 			if err != nil {
 				return pi, err
 			}
 			pi.opsets = append(pi.opsets, op)
-			b = b[n:]
-		default:
-			sawGraph = sawGraph || (num == fieldGraph && typ == protowire.BytesType)
-			n := protowire.ConsumeFieldValue(num, typ, b)
-			if n < 0 {
-				return pi, fmt.Errorf("field %d: %w", num, protowire.ParseError(n))
+		case protowire.Fixed32Type, protowire.Fixed64Type:
+			size := uint64(4)
+			if typ == protowire.Fixed64Type {
+				size = 8
 			}
-			b = b[n:]
+			if err := discard(br, size); err != nil {
+				return pi, fmt.Errorf("field %d: truncated", num)
+			}
+		default: // groups: proto2 only, never in ONNX
+			return pi, fmt.Errorf("field %d: unsupported wire type %d", num, typ)
 		}
 	}
 	if !sawGraph || pi.irVersion == 0 {
 		return pi, errors.New("no graph or ir_version")
 	}
 	return pi, nil
+}
+
+// discard skips n bytes, failing if the stream ends first.
+func discard(br *bufio.Reader, n uint64) error {
+	for n > 0 {
+		step := int(min(n, 1<<30))
+		if _, err := br.Discard(step); err != nil {
+			return err
+		}
+		n -= uint64(step)
+	}
+	return nil
 }
 
 // parseOpset reads one OperatorSetIdProto; fields other than domain and version are

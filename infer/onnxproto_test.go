@@ -1,6 +1,7 @@
 package infer
 
 import (
+	"bytes"
 	"reflect"
 	"testing"
 
@@ -39,11 +40,11 @@ func modelProto(ir uint64, opsets ...Opset) []byte {
 // any wire type skipped, and broken or non-ONNX input refused.
 func TestParseModelProto(t *testing.T) {
 	want := []Opset{{"", 17}, {"ai.onnx.ml", 3}}
-	pi, err := parseModelProto(modelProto(8, want...))
+	pi, err := parseModelProto(bytes.NewReader(modelProto(8, want...)))
 	if err != nil || pi.irVersion != 8 || !reflect.DeepEqual(pi.opsets, want) {
 		t.Errorf("got %+v, %v", pi, err)
 	}
-	pi, err = parseModelProto(reference.Model)
+	pi, err = parseModelProto(bytes.NewReader(reference.Model))
 	if err != nil || pi.irVersion == 0 || len(pi.opsets) == 0 || pi.opsets[0].Version != 17 {
 		t.Errorf("reference model: %+v, %v", pi, err)
 	}
@@ -55,7 +56,7 @@ func TestParseModelProto(t *testing.T) {
 		"json":      []byte(`{"version": 1}`),
 		"bad tag":   {0x80},
 	} {
-		if _, err := parseModelProto(b); err == nil {
+		if _, err := parseModelProto(bytes.NewReader(b)); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
@@ -67,6 +68,6 @@ func FuzzParseModelProto(f *testing.F) {
 	f.Add(reference.Model[:min(len(reference.Model), 512)])
 	f.Add([]byte{0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		_, _ = parseModelProto(b)
+		_, _ = parseModelProto(bytes.NewReader(b))
 	})
 }

@@ -22,8 +22,8 @@ var (
 )
 
 // Init loads ONNX Runtime once per process. path may be empty: then EDGED_ORT_LIB, the
-// install location next to the binary (../lib/edged/) and the repository's third_party/
-// folder are tried in that order. Later calls return the first call's result.
+// install location next to the binary (../lib/edged/) and /usr/lib/edged/ are tried in that
+// order (see FindLibrary). Later calls return the first call's result.
 func Init(path string) error {
 	initOnce.Do(func() {
 		p, err := FindLibrary(path)
@@ -53,28 +53,22 @@ func RuntimeVersion() string {
 	return ort.GetVersion()
 }
 
-// FindLibrary resolves the ONNX Runtime library path as Init does, without loading it.
+// SystemLibraryDir is where a packaged edged keeps its ONNX Runtime.
+const SystemLibraryDir = "/usr/lib/edged"
+
+// FindLibrary resolves the ONNX Runtime library path as Init does, without loading it. Only
+// trusted places are looked at: path (the config key onnxruntime_lib), $EDGED_ORT_LIB, the
+// installed location next to the binary (<exe>/../lib/edged/) and /usr/lib/edged/. Loading a
+// library runs its code, so nothing relative to the working directory or a source checkout
+// is searched: a checkout's third_party/onnxruntime/ is passed explicitly (the Makefile
+// exports EDGED_ORT_LIB; tests get it from internal/testenv).
 func FindLibrary(path string) (string, error) {
 	var tried []string
 	candidates := []string{path, os.Getenv(LibraryEnv)}
 	if exe, err := os.Executable(); err == nil {
-		dir := filepath.Dir(exe)
-		candidates = append(candidates,
-			filepath.Join(dir, "..", "lib", "edged", libraryName),
-			filepath.Join(dir, "..", "third_party", "onnxruntime", libraryName))
+		candidates = append(candidates, filepath.Join(filepath.Dir(exe), "..", "lib", "edged", libraryName))
 	}
-	if wd, err := os.Getwd(); err == nil {
-		// Tests run in package folders; walk up to the module root's third_party/.
-		for d := wd; ; d = filepath.Dir(d) {
-			if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-				candidates = append(candidates, filepath.Join(d, "third_party", "onnxruntime", libraryName))
-				break
-			}
-			if filepath.Dir(d) == d {
-				break
-			}
-		}
-	}
+	candidates = append(candidates, filepath.Join(SystemLibraryDir, libraryName))
 	for i, c := range candidates {
 		if c == "" {
 			continue

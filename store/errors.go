@@ -8,6 +8,9 @@ var (
 	ErrLocked = errors.New("database file is locked")
 	// ErrInvalidOptions means an Options field is out of range.
 	ErrInvalidOptions = errors.New("invalid store options")
+	// ErrCorrupt means the file is not a usable bbolt database: truncated, not bbolt at
+	// all, unreadable, or failing its consistency check. Open moves such a file aside.
+	ErrCorrupt = errors.New("database file is corrupt")
 )
 
 // These errors can occur on reads and writes.

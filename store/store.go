@@ -61,7 +61,6 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // Fix is one committed estimate.
@@ -193,42 +192,11 @@ type DB struct {
 	evicted atomic.Uint64
 	written atomic.Int64
 
+	movedAside string // where Open moved an unusable file, or ""
+
 	dropLogMu   sync.Mutex
 	dropLogAt   time.Time
 	dropPending uint64
-}
-
-// Open opens or creates the store at path. If another process holds the file it fails
-// after opts.LockTimeout with ErrLocked. A file that is not a bbolt database is renamed
-// to "<path>.corrupt-<UTC timestamp>" (logged at Warn) and a fresh store is created;
-// nothing is deleted. log may be nil for silence.
-func Open(path string, opts Options, log *slog.Logger) (*DB, error) {
-	opts, err := opts.withDefaults()
-	if err != nil {
-		return nil, err
-	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	b, err := openBolt(path, opts)
-	if isNotBolt(err) {
-		aside := path + ".corrupt-" + time.Now().UTC().Format("20060102T150405.000Z")
-		if rerr := os.Rename(path, aside); rerr != nil {
-			return nil, fmt.Errorf("store: open %s: %w (and could not move it aside: %v)", path, err, rerr)
-		}
-		log.Warn("store: database file is not a valid bbolt file; moved it aside and started a fresh one",
-			"path", path, "moved_to", aside, "err", err)
-		b, err = openBolt(path, opts)
-	}
-	if err != nil {
-		return nil, err
-	}
-	db := &DB{bolt: b, path: path, opts: opts, log: log, now: time.Now, pageSize: int64(b.Info().PageSize)}
-	if err := db.update(db.initTx); err != nil {
-		b.Close()
-		return nil, fmt.Errorf("store: init %s: %w", path, err)
-	}
-	return db, nil
 }
 
 // initTx creates the buckets and brings an older layout up to date.
@@ -278,30 +246,6 @@ func (db *DB) update(fn func(*bolt.Tx) error) error {
 	})
 }
 
-func openBolt(path string, opts Options) (*bolt.DB, error) {
-	b, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout: opts.LockTimeout,
-		// The freelist is rebuilt by a scan at open instead of written at every commit:
-		// after an outbox drains it lists thousands of pages, and writing it each time
-		// would cost more than the fixes themselves.
-		NoFreelistSync: true,
-		FreelistType:   bolt.FreelistMapType,
-	})
-	if errors.Is(err, bolterrors.ErrTimeout) {
-		return nil, fmt.Errorf("store: open %s: no file lock after %s; another edged may hold it: %w: %w",
-			path, opts.LockTimeout, ErrLocked, err)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("store: open %s: %w", path, err)
-	}
-	return b, nil
-}
-
-func isNotBolt(err error) bool {
-	return errors.Is(err, bolterrors.ErrInvalid) || errors.Is(err, bolterrors.ErrVersionMismatch) ||
-		errors.Is(err, bolterrors.ErrChecksum)
-}
-
 // Path is the file the store was opened from.
 func (db *DB) Path() string { return db.path }
 
@@ -309,6 +253,10 @@ func (db *DB) Path() string { return db.path }
 // Commit calls returned.
 func (db *DB) Close() error {
 	ackErr := db.closeAcks()
+	// Every transaction has been synced: the next Open need not check the file.
+	if err := os.Remove(db.path + dirtySuffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+		db.log.Warn("store: clean-stop marker not removed; the next start checks the file", "err", err)
+	}
 	if err := db.bolt.Close(); err != nil {
 		return errors.Join(ackErr, fmt.Errorf("store: close %s: %w", db.path, err))
 	}

@@ -386,7 +386,7 @@ func TestOpenLocked(t *testing.T) {
 	}
 }
 
-// Ensure that a file that is not bbolt is moved aside, not deleted, with a Warn, and a
+// Ensure that a file that is not bbolt is moved aside, not deleted, with an Error, and a
 // fresh store works.
 func TestOpenCorruptMovesAside(t *testing.T) {
 	dir := t.TempDir()
@@ -408,7 +408,7 @@ func TestOpenCorruptMovesAside(t *testing.T) {
 	if data, _ := os.ReadFile(aside[0]); !bytes.Equal(data, junk) {
 		t.Fatal("moved-aside file changed")
 	}
-	if s := lb.String(); !strings.Contains(s, "level=WARN") || !strings.Contains(s, aside[0]) {
+	if s := lb.String(); !strings.Contains(s, "level=ERROR") || !strings.Contains(s, aside[0]) {
 		t.Fatalf("no loud log naming the new name: %q", s)
 	}
 	if _, err := db.Commit(mkFix(1)); err != nil {

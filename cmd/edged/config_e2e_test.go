@@ -69,7 +69,7 @@ func TestE2EConfigMistakesSameFromCheckConfigAndRun(t *testing.T) {
 		{"source kind", "source:\n  kind: floppy\n", nil, `:2: source.kind: "floppy": want file, rtl_tcp or rtlsdr`},
 		{"stall timeout", "source:\n  stall_timeout_seconds: 0\n", nil, ":2: source.stall_timeout_seconds: 0: want a number above 0"},
 		{"stall timeout NaN (env)", "", []string{"EDGED_SOURCE_STALL_TIMEOUT_SECONDS=NaN"}, "environment EDGED_SOURCE_STALL_TIMEOUT_SECONDS: source.stall_timeout_seconds: NaN"},
-		{"missing recording", "source:\n  file: {path: /nonexistent/rec_433.92M_250k.cu8}\n", nil, ":2: source.file.path: open recording: stat /nonexistent/rec_433.92M_250k.cu8"},
+		{"missing recording", "source:\n  file: {path: /nonexistent/rec_433.92M_250k.cu8}\n", nil, ":2: source.file.path: open recording: open /nonexistent/rec_433.92M_250k.cu8"},
 		{"file format", "source:\n  file: {format: cs64}\n", nil, `:2: source.file.format: unknown sample format "cs64"`},
 		{"pace", "source:\n  file:\n    pace: -1\n", nil, ":3: source.file.pace: -1"},
 		{"rtl_tcp address", "source:\n  kind: rtl_tcp\n  rtl_tcp: {address: nohostport}\n", nil, `:3: source.rtl_tcp.address: "nohostport": want host:port`},

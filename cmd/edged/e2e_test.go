@@ -14,8 +14,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/heimdall/edged/infer"
 	"github.com/heimdall/edged/infer/geo"
 	"github.com/heimdall/edged/internal/schematest"
+	"github.com/heimdall/edged/internal/testenv"
 	"github.com/heimdall/edged/models/reference"
 )
 
@@ -39,9 +41,16 @@ const coverDirEnv = "E2E_GOCOVERDIR"
 // TestMain builds the real binary once, with the race detector and coverage counters for
 // every package of the module: the end-to-end tests run it as an operator would, and every
 // edged process they start (they inherit GOCOVERDIR) adds to the coverage `make cover`
-// reports.
+// reports. It is installed with ONNX Runtime beside it (<dir>/bin/edged, <dir>/lib/edged/),
+// one of the places edged trusts, and EDGED_ORT_LIB is unset, so that a test's own
+// configuration of the library is what the binary sees.
 func TestMain(m *testing.M) {
 	flag.Parse()
+	lib, err := testenv.ORTLibrary()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ONNX Runtime:", err)
+		os.Exit(1)
+	}
 	dir, err := os.MkdirTemp("", "edged-e2e")
 	if err != nil {
 		panic(err)
@@ -54,7 +63,19 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	os.Setenv("GOCOVERDIR", coverDir)
-	edgedBin = filepath.Join(dir, "edged")
+	edgedBin = filepath.Join(dir, "bin", "edged")
+	if err := os.MkdirAll(filepath.Join(dir, "lib", "edged"), 0o755); err != nil {
+		panic(err)
+	}
+	if err := os.Symlink(lib, filepath.Join(dir, "lib", "edged", "libonnxruntime.so.1")); err != nil {
+		panic(err)
+	}
+	// Tests that load models in this process get the library explicitly too.
+	if err := infer.Init(lib); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Unsetenv("EDGED_ORT_LIB")
 	build := exec.Command("go", "build", "-race", "-cover", "-covermode=atomic", "-coverpkg=github.com/heimdall/edged/...",
 		"-tags", "rtlsdr", "-o", edgedBin, ".")
 	build.Stderr = os.Stderr

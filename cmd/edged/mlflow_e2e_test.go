@@ -38,6 +38,9 @@ func modelFiles() map[string][]byte {
 	}
 }
 
+// tagged is the registry tags a version of the reference model carries.
+func tagged() map[string]string { return map[string]string{"edged.sha256": sha(reference.Model)} }
+
 func sha(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
@@ -140,7 +143,7 @@ mlflow: {tracking_uri: %s, model_name: edged-beacon, alias: champion, interval_s
 		}
 		ext[f] = b
 	}
-	v3 := fake.AddVersion("edged-beacon", mlflowtest.Version{Files: ext})
+	v3 := fake.AddVersion("edged-beacon", mlflowtest.Version{Files: ext, Tags: map[string]string{"edged.sha256": sha(ext["model.onnx"])}})
 	fake.SetAlias("edged-beacon", "champion", v3)
 	waitUntil("version 3 (external data) announced", func() bool { return modelTopic == "edged-beacon@3" })
 	waitUntil("fixes from version 3", func() bool { return fixVersions["edged-beacon@3"] > 0 })
@@ -176,7 +179,7 @@ mlflow: {tracking_uri: %s, model_name: edged-beacon, alias: champion, interval_s
 // the record, and a bad version is refused.
 func TestE2EModelCommands(t *testing.T) {
 	fake := mlflowtest.New(t)
-	v1 := fake.AddVersion("edged-beacon", mlflowtest.Version{Files: modelFiles()})
+	v1 := fake.AddVersion("edged-beacon", mlflowtest.Version{Files: modelFiles(), Tags: tagged()})
 	fake.SetAlias("edged-beacon", "champion", v1)
 	conf := filepath.Join(t.TempDir(), "edged.yaml")
 	os.WriteFile(conf, []byte(fmt.Sprintf("state_dir: %s\nmlflow: {tracking_uri: %s, model_name: edged-beacon, alias: champion}\n", t.TempDir(), fake.URL)), 0o644)
@@ -191,7 +194,7 @@ func TestE2EModelCommands(t *testing.T) {
 	if out := run("sync"); !strings.Contains(out, "version 1") {
 		t.Errorf("sync: %s", out)
 	}
-	v2 := fake.AddVersion("edged-beacon", mlflowtest.Version{Files: modelFiles(), Layout: mlflowtest.Layout3x})
+	v2 := fake.AddVersion("edged-beacon", mlflowtest.Version{Files: modelFiles(), Layout: mlflowtest.Layout3x, Tags: tagged()})
 	fake.SetAlias("edged-beacon", "champion", v2)
 	if out := run("sync"); !strings.Contains(out, "version 2") {
 		t.Errorf("second sync: %s", out)

@@ -57,7 +57,7 @@ func TestE2EModelSyncFollowsRegistry(t *testing.T) {
 	fake := mlflowtest.New(t)
 	const name = "edged-beacon"
 	addAndPoint := func() string {
-		v := fake.AddVersion(name, mlflowtest.Version{Files: modelFiles()})
+		v := fake.AddVersion(name, mlflowtest.Version{Files: modelFiles(), Tags: tagged()})
 		fake.SetAlias(name, "champion", v)
 		return v
 	}

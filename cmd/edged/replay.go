@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/heimdall/edged/capture"
+	"github.com/heimdall/edged/configs/safefile"
 	"github.com/heimdall/edged/dsp"
 	"github.com/heimdall/edged/infer"
 	"github.com/heimdall/edged/internal/pipeline"
@@ -298,7 +299,7 @@ func si(v float64, unit string) string {
 // contract file for a model that carries its own is refused unless override is set.
 func loadModel(path, contractPath string, override bool, opts infer.Options) (*infer.Model, error) {
 	if contractPath != "" {
-		data, err := os.ReadFile(contractPath)
+		data, err := safefile.Read(contractPath, safefile.MaxSmall)
 		if err != nil {
 			return nil, configError{err}
 		}

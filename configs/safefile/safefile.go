@@ -18,6 +18,10 @@ import (
 	"syscall"
 )
 
+// MaxSmall is the cap for the small text files edged reads whole: contracts, tokens,
+// passwords, PEM certificates and keys, metadata. Each is a few kB at most.
+const MaxSmall = 1 << 20
+
 // ErrNotRegular is returned for a path that is a FIFO, device, socket or directory.
 var ErrNotRegular = errors.New("not a regular file")
 

@@ -15,11 +15,12 @@ import (
 )
 
 // Limits on what one DownloadDir will fetch, so a hostile listing cannot make
-// the daemon walk forever or fill the disk with entries.
+// the daemon walk forever or fill the disk with entries. Directories count as
+// entries: each costs a listing request and a mkdir.
 const (
 	maxResolveDepth = 8
 	maxDirDepth     = 16
-	maxFiles        = 10000
+	maxEntries      = 10000
 )
 
 const proxiedPrefix = "/api/2.0/mlflow-artifacts/artifacts"
@@ -242,30 +243,44 @@ func (c *Client) loggedModelArtifactURI(ctx context.Context, id string) (string,
 // must exist and should be empty. It accepts mlflow-artifacts:/…, proxied
 // http(s) URLs, runs:/<run>/<rel>, models:/name/N, models:/name@alias,
 // models:/name/Stage, models:/name/latest and models:/m-<id>. Every file is
-// checked against the listing's file_size (absent means 0 bytes); unsafe
-// listing entries fail with ErrUnsafePath before anything is written for them.
-// On error, dst may hold partial files: the caller owns its cleanup.
-func (c *Client) DownloadDir(ctx context.Context, uri, dst string) ([]File, error) {
+// checked against the listing's file_size (absent means 0 bytes), and the sizes
+// listed so far must stay within maxBytes (≤ 0: no bound) before a file is
+// fetched, so a version declaring more than the disk can hold fails with
+// ErrTooLarge without writing it. At most 10,000 entries, directories
+// included, are listed. Unsafe listing entries fail with ErrUnsafePath before
+// anything is written for them. On error, dst may hold partial files: the
+// caller owns its cleanup.
+func (c *Client) DownloadDir(ctx context.Context, uri, dst string, maxBytes int64) ([]File, error) {
 	loc, err := c.resolve(ctx, uri, 0)
 	if err != nil {
 		return nil, fmt.Errorf("mlflow: download %s: %w", uri, err)
 	}
-	var files []File
-	if err := c.downloadTree(ctx, loc, "", dst, 0, &files); err != nil {
-		return files, fmt.Errorf("mlflow: download %s: %w", uri, err)
+	d := &download{loc: loc, dst: dst, maxBytes: maxBytes}
+	if err := c.downloadTree(ctx, d, "", 0); err != nil {
+		return d.files, fmt.Errorf("mlflow: download %s: %w", uri, err)
 	}
-	if len(files) == 0 {
+	if len(d.files) == 0 {
 		return nil, fmt.Errorf("mlflow: download %s: %w", uri, ErrEmptyArtifacts)
 	}
-	return files, nil
+	return d.files, nil
 }
 
-func (c *Client) downloadTree(ctx context.Context, loc proxied, sub, dst string, depth int, files *[]File) error {
+// download is one DownloadDir in progress.
+type download struct {
+	loc      proxied
+	dst      string
+	maxBytes int64
+	files    []File
+	entries  int   // files and directories listed
+	declared int64 // bytes the listings declared so far
+}
+
+func (c *Client) downloadTree(ctx context.Context, d *download, sub string, depth int) error {
 	if depth > maxDirDepth {
 		return fmt.Errorf("%w: %q nests deeper than %d", ErrBadResponse, sub, maxDirDepth)
 	}
-	dir := path.Join(loc.rel, sub)
-	b, err := c.getJSON(ctx, loc.listURL(dir))
+	dir := path.Join(d.loc.rel, sub)
+	b, err := c.getJSON(ctx, d.loc.listURL(dir))
 	if err != nil {
 		return fmt.Errorf("list %q: %w", dir, err)
 	}
@@ -273,29 +288,33 @@ func (c *Client) downloadTree(ctx context.Context, loc proxied, sub, dst string,
 	if err != nil {
 		return err
 	}
+	if d.entries += len(entries); d.entries > maxEntries {
+		return fmt.Errorf("%w: more than %d entries (files and directories)", ErrBadResponse, maxEntries)
+	}
 	for _, e := range entries {
 		rel := path.Join(sub, e.Name)
-		local := filepath.Join(dst, filepath.FromSlash(rel))
+		local := filepath.Join(d.dst, filepath.FromSlash(rel))
 		if e.IsDir {
 			if err := os.Mkdir(local, 0o755); err != nil {
 				return fmt.Errorf("create %s: %w", rel, err)
 			}
-			if err := c.downloadTree(ctx, loc, rel, dst, depth+1, files); err != nil {
+			if err := c.downloadTree(ctx, d, rel, depth+1); err != nil {
 				return err
 			}
 			continue
 		}
-		if len(*files) >= maxFiles {
-			return fmt.Errorf("%w: more than %d files", ErrBadResponse, maxFiles)
+		// file_size is at most 2^48 (decodeFileList), so the sum cannot overflow.
+		if d.declared += e.SizeBytes; d.maxBytes > 0 && d.declared > d.maxBytes {
+			return fmt.Errorf("%s: %w: the listings declare at least %d bytes, the limit is %d", rel, ErrTooLarge, d.declared, d.maxBytes)
 		}
-		n, err := c.downloadFile(ctx, loc.fileURL(path.Join(loc.rel, rel)), local, e.SizeBytes)
+		n, err := c.downloadFile(ctx, d.loc.fileURL(path.Join(d.loc.rel, rel)), local, e.SizeBytes)
 		if err != nil {
 			return fmt.Errorf("%s: %w", rel, err)
 		}
 		if n != e.SizeBytes {
 			return fmt.Errorf("%s: %w: got %d bytes, listing says %d", rel, ErrSizeMismatch, n, e.SizeBytes)
 		}
-		*files = append(*files, File{Path: rel, SizeBytes: n})
+		d.files = append(d.files, File{Path: rel, SizeBytes: n})
 	}
 	return nil
 }

@@ -30,7 +30,7 @@ func BenchmarkDownloadDir(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := c.DownloadDir(context.Background(), uri, dst); err != nil {
+		if _, err := c.DownloadDir(context.Background(), uri, dst, 0); err != nil {
 			b.Fatal(err)
 		}
 		os.RemoveAll(dst)

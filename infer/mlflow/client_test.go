@@ -447,7 +447,7 @@ func TestAuth(t *testing.T) {
 		io.WriteString(w, "{}")
 	})
 	s.SetDownloadURI(model, "1", other.URL+"/api/2.0/mlflow-artifacts/artifacts/x")
-	if _, err := newClient(t, cfg).DownloadDir(ctx, "models:/"+model+"/1", t.TempDir()); !errors.Is(err, mlflow.ErrEmptyArtifacts) || leaked != "" {
+	if _, err := newClient(t, cfg).DownloadDir(ctx, "models:/"+model+"/1", t.TempDir(), 0); !errors.Is(err, mlflow.ErrEmptyArtifacts) || leaked != "" {
 		t.Errorf("foreign host: err %v, Authorization %q", err, leaked)
 	}
 
@@ -516,7 +516,7 @@ func TestDownloadDirURIForms(t *testing.T) {
 	} {
 		t.Run(uri, func(t *testing.T) {
 			dst := t.TempDir()
-			files, err := c.DownloadDir(ctx, uri, dst)
+			files, err := c.DownloadDir(ctx, uri, dst, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -603,7 +603,7 @@ func TestDownloadDirFailures(t *testing.T) {
 			if err := os.MkdirAll(dst, 0o755); err != nil {
 				t.Fatal(err)
 			}
-			_, err := newClient(t, cfg).DownloadDir(ctx, src, dst)
+			_, err := newClient(t, cfg).DownloadDir(ctx, src, dst, 0)
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("err %v, want %v", err, tc.want)
 			}
@@ -615,7 +615,7 @@ func TestDownloadDirFailures(t *testing.T) {
 	s.ClearFaults()
 
 	for _, uri := range []string{"s3://bucket/model", "file:///etc", "models:/", "models:/" + model + "/bogus", "runs:/", "http://example.com/x", "mlflow-artifacts:/1/../../etc"} {
-		if _, err := c.DownloadDir(ctx, uri, t.TempDir()); !errors.Is(err, mlflow.ErrUnsupportedURI) && !errors.Is(err, mlflow.ErrUnsafePath) {
+		if _, err := c.DownloadDir(ctx, uri, t.TempDir(), 0); !errors.Is(err, mlflow.ErrUnsupportedURI) && !errors.Is(err, mlflow.ErrUnsafePath) {
 			t.Errorf("%s: %v, want ErrUnsupportedURI or ErrUnsafePath", uri, err)
 		}
 	}
@@ -704,14 +704,14 @@ func TestDownloadURIIndirection(t *testing.T) {
 	s.SetDownloadURI(model, v2, "models:/"+model+"/"+v1)
 	c := newClient(t, fastConfig(s.URL))
 	dst := t.TempDir()
-	if _, err := c.DownloadDir(context.Background(), "models:/"+model+"/"+v2, dst); err != nil {
+	if _, err := c.DownloadDir(context.Background(), "models:/"+model+"/"+v2, dst, 0); err != nil {
 		t.Fatal(err)
 	}
 	if got := readTree(t, dst); !bytes.Equal(got["model.onnx"], modelFiles()["model.onnx"]) {
 		t.Errorf("indirection not followed")
 	}
 	s.SetDownloadURI(model, v1, "models:/"+model+"/"+v1)
-	if _, err := c.DownloadDir(context.Background(), "models:/"+model+"/"+v1, t.TempDir()); !errors.Is(err, mlflow.ErrUnsupportedURI) {
+	if _, err := c.DownloadDir(context.Background(), "models:/"+model+"/"+v1, t.TempDir(), 0); !errors.Is(err, mlflow.ErrUnsupportedURI) {
 		t.Errorf("self-referencing download uri: %v", err)
 	}
 }
@@ -735,7 +735,7 @@ func TestTLSOptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.InsecureTLS, cfg.ServerCertPath = false, ca
-	if _, err := newClient(t, cfg).DownloadDir(ctx, "models:/"+model+"@champion", t.TempDir()); err != nil {
+	if _, err := newClient(t, cfg).DownloadDir(ctx, "models:/"+model+"@champion", t.TempDir(), 0); err != nil {
 		t.Errorf("server_cert_path: %v", err)
 	}
 	cfg.InsecureTLS = true

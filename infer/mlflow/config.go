@@ -221,8 +221,8 @@ func configFromLookup(lookup func(string) (string, bool)) (Config, error) {
 // [mlflow] section of MLflow's INI credentials file; a missing or unreadable
 // file gives nothing, as in MLflow.
 func readCredentialsFile(path string) (user, pass string) {
-	b, err := os.ReadFile(path)
-	if err != nil || len(b) > 1<<20 {
+	b, err := check.ReadFile(path, 1<<20)
+	if err != nil {
 		return "", ""
 	}
 	section := ""

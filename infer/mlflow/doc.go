@@ -7,7 +7,7 @@
 //	c, err := mlflow.New(cfg, log)
 //	mv, err := c.VersionByAlias(ctx, "edge-detector", "champion")
 //	uri, err := c.DownloadURI(ctx, mv.Name, mv.Version)
-//	files, err := c.DownloadDir(ctx, uri, stagingDir)
+//	files, err := c.DownloadDir(ctx, uri, stagingDir, maxBytes)
 //
 // Authentication, TLS and retries follow MLflow's Python client: basic auth
 // wins over a bearer token; 408, 429, 500, 502, 503 and 504 (and timeouts and

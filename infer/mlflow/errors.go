@@ -48,6 +48,9 @@ var (
 	ErrSizeMismatch = errors.New("downloaded size differs from listing")
 	// ErrEmptyArtifacts means the artifact directory lists no files.
 	ErrEmptyArtifacts = errors.New("no artifacts")
+	// ErrTooLarge means the artifact listing declares more bytes than the download may
+	// take; nothing past the limit is fetched.
+	ErrTooLarge = errors.New("artifacts larger than the download limit")
 )
 
 // These errors come from configuration.

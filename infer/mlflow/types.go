@@ -256,6 +256,10 @@ func DecodeFileList(body []byte, dir string) ([]File, error) {
 	return out, nil
 }
 
+// maxFileSize bounds a listed file_size (256 TiB), so that the sizes of a whole
+// listing (at most maxEntries of them) add up without overflowing an int64.
+const maxFileSize = 1 << 48
+
 func decodeFileList(body []byte, dir string) ([]fileEntry, error) {
 	var r wireFileList
 	if err := decodeJSON(body, &r); err != nil {
@@ -273,8 +277,8 @@ func decodeFileList(body []byte, dir string) ([]fileEntry, error) {
 		if err := checkElement(name); err != nil {
 			return nil, fmt.Errorf("listing of %q: entry %q: %w", dir, truncate(string(f.Path), 80), err)
 		}
-		if f.FileSize < 0 {
-			return nil, fmt.Errorf("%w: listing of %q: %q has negative file_size %d", ErrBadResponse, dir, name, f.FileSize)
+		if f.FileSize < 0 || f.FileSize > maxFileSize {
+			return nil, fmt.Errorf("%w: listing of %q: %q has file_size %d, want 0 to %d", ErrBadResponse, dir, name, f.FileSize, int64(maxFileSize))
 		}
 		if seen[name] {
 			return nil, fmt.Errorf("%w: listing of %q: %q listed twice", ErrBadResponse, dir, name)

@@ -25,6 +25,11 @@ type MLflowConfig struct {
 	IntervalSeconds float64 `yaml:"interval_seconds"`
 	// Keep is how many installed versions stay on disk for rollback.
 	Keep int `yaml:"keep"`
+	// MaxDownloadBytes bounds what one version's artifacts may declare; 0 is a quarter of
+	// the space free on the state directory's filesystem (Config.MaxDownloadBytes).
+	MaxDownloadBytes int64 `yaml:"max_download_bytes"`
+	// RequireChecksum refuses a version without an edged.sha256 tag (default true).
+	RequireChecksum bool `yaml:"require_checksum"`
 }
 
 // Bounds of the section.
@@ -32,12 +37,13 @@ const (
 	// maxIntervalSeconds: a week between polls is as good as never.
 	maxIntervalSeconds = 7 * 24 * 3600
 	maxKeep            = 100
+	maxDownloadBytes   = 1 << 50
 )
 
 // DefaultMLflowConfig is the section's defaults: sync off; when on, a poll every 5 minutes
 // and 3 versions kept.
 func DefaultMLflowConfig() MLflowConfig {
-	return MLflowConfig{IntervalSeconds: DefaultInterval.Seconds(), Keep: DefaultKeep}
+	return MLflowConfig{IntervalSeconds: DefaultInterval.Seconds(), Keep: DefaultKeep, RequireChecksum: true}
 }
 
 // Enabled reports whether a tracking server is set.
@@ -72,6 +78,7 @@ func (c MLflowConfig) Validate() error {
 	}
 	l.Positive("interval_seconds", c.IntervalSeconds, maxIntervalSeconds, "seconds")
 	l.Int("keep", int64(c.Keep), 1, maxKeep)
+	l.Int("max_download_bytes", c.MaxDownloadBytes, 0, maxDownloadBytes)
 	return l.Err()
 }
 
@@ -92,6 +99,6 @@ func (c MLflowConfig) Sync(stateDir string, stateNotFound error) Config {
 	return Config{
 		ModelName: c.ModelName, Alias: c.Alias, Stage: c.Stage, StateDir: stateDir,
 		Interval: time.Duration(c.IntervalSeconds * float64(time.Second)), Keep: c.Keep,
-		StateNotFound: stateNotFound,
+		StateNotFound: stateNotFound, MaxDownloadBytes: c.MaxDownloadBytes, AllowMissingChecksum: !c.RequireChecksum,
 	}
 }

@@ -31,6 +31,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -39,8 +40,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
+	"github.com/heimdall/edged/configs/safefile"
 	"github.com/heimdall/edged/infer/mlflow"
 	"github.com/heimdall/edged/internal/backoff"
 )
@@ -113,6 +116,14 @@ type Config struct {
 	// StateNotFound is the State's "missing key" error (store.ErrNotFound);
 	// a nil or empty value also counts as missing.
 	StateNotFound error `yaml:"-"`
+	// MaxDownloadBytes bounds the bytes one version's artifacts may declare. 0
+	// means a quarter of the space free on StateDir's filesystem, measured
+	// before each download; a positive value is also held to the free space.
+	MaxDownloadBytes int64 `yaml:"max_download_bytes"`
+	// AllowMissingChecksum installs a version that carries no edged.sha256 tag.
+	// By default such a version is refused before it is downloaded: without the
+	// tag nothing ties the bytes on disk to what was registered.
+	AllowMissingChecksum bool `yaml:"allow_missing_checksum"`
 }
 
 // Defaults for Config.
@@ -130,8 +141,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: model_name %q cannot be a directory name", ErrInvalidConfig, c.ModelName)
 	case c.StateDir == "":
 		return fmt.Errorf("%w: state_dir is empty", ErrInvalidConfig)
-	case c.Interval < 0 || c.Jitter < 0 || c.Keep < 0:
-		return fmt.Errorf("%w: interval, jitter and keep must not be negative", ErrInvalidConfig)
+	case c.Interval < 0 || c.Jitter < 0 || c.Keep < 0 || c.MaxDownloadBytes < 0:
+		return fmt.Errorf("%w: interval, jitter, keep and max_download_bytes must not be negative", ErrInvalidConfig)
 	case c.Alias != "" && c.Stage != "":
 		return fmt.Errorf("%w: set alias or stage, not both", ErrInvalidConfig)
 	}
@@ -147,8 +158,8 @@ const (
 	ReasonNetwork  = "network"   // refused, DNS, reset
 	ReasonTLS      = "tls"       // certificate not trusted, handshake failed
 	ReasonDownload = "download"  // truncated or unwritable download
-	ReasonSize     = "size"      // byte count differs from the listing
-	ReasonChecksum = "checksum"  // SHA-256 tag mismatch
+	ReasonSize     = "size"      // byte count differs from the listing, or beyond the download limit
+	ReasonChecksum = "checksum"  // SHA-256 tag mismatch, or no tag when one is required
 	ReasonModelDir = "model_dir" // no entry file, bad MLmodel, unsafe paths
 	ReasonVerify   = "verify"    // Verifier refused
 	ReasonInstall  = "install"   // local filesystem
@@ -406,7 +417,7 @@ func (s *Syncer) noteFailure(target string, err error) {
 // re-tagged version is downloaded again rather than trusted.
 func (s *Syncer) tagsMatch(m Installed, mv mlflow.ModelVersion) bool {
 	want := strings.ToLower(strings.TrimSpace(mv.Tags[TagSHA256]))
-	return want == "" || want == m.SHA256
+	return want == m.SHA256 || (want == "" && s.cfg.AllowMissingChecksum)
 }
 
 // stage downloads mv into a new staging directory, checks sizes and
@@ -428,11 +439,19 @@ func (s *Syncer) stage(ctx context.Context, mv mlflow.ModelVersion) (staging str
 		}
 	}()
 
+	if strings.TrimSpace(mv.Tags[TagSHA256]) == "" && !s.cfg.AllowMissingChecksum {
+		return staging, m, fmt.Errorf("%w: version %s carries no %s tag (the SHA-256 of its ONNX file); tag it in the registry, or set mlflow.require_checksum: false",
+			ErrChecksum, mv.Version, TagSHA256)
+	}
+	limit, err := s.downloadLimit()
+	if err != nil {
+		return staging, m, fmt.Errorf("install: %w", err)
+	}
 	uri, err := s.client.DownloadURI(ctx, mv.Name, mv.Version)
 	if err != nil {
 		return staging, m, err
 	}
-	files, err := s.client.DownloadDir(ctx, uri, staging)
+	files, err := s.client.DownloadDir(ctx, uri, staging, limit)
 	if err != nil {
 		return staging, m, err
 	}
@@ -477,6 +496,20 @@ func (s *Syncer) stage(ctx context.Context, mv mlflow.ModelVersion) (staging str
 		return staging, m, fmt.Errorf("install: %w", err)
 	}
 	return staging, m, nil
+}
+
+// downloadLimit is MaxDownloadBytes, or a quarter of the space free on the
+// state directory's filesystem when it is 0; never more than the free space.
+func (s *Syncer) downloadLimit() (int64, error) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(s.modelsDir(), &st); err != nil {
+		return 0, fmt.Errorf("free space of %s: %w", s.modelsDir(), err)
+	}
+	free := int64(min(st.Bavail, uint64(math.MaxInt64)/uint64(max(st.Bsize, 1)))) * int64(st.Bsize)
+	if s.cfg.MaxDownloadBytes > 0 {
+		return max(1, min(s.cfg.MaxDownloadBytes, free)), nil
+	}
+	return max(1, free/4), nil
 }
 
 // place renames a staged version into <StateDir>/models/<name>/<version>.
@@ -533,7 +566,7 @@ func (s *Syncer) installed(version string) (Installed, bool) {
 		return Installed{}, false
 	}
 	dir := filepath.Join(s.nameDir(), version)
-	b, err := os.ReadFile(filepath.Join(dir, metaFile))
+	b, err := safefile.Read(filepath.Join(dir, metaFile), safefile.MaxSmall)
 	if err != nil {
 		return Installed{}, false
 	}
@@ -788,7 +821,7 @@ func Reason(err error) string {
 		return ReasonAuth
 	case errors.Is(err, mlflow.ErrNotFound):
 		return ReasonNotFound
-	case errors.Is(err, mlflow.ErrSizeMismatch):
+	case errors.Is(err, mlflow.ErrSizeMismatch), errors.Is(err, mlflow.ErrTooLarge):
 		return ReasonSize
 	case errors.Is(err, mlflow.ErrTruncated):
 		return ReasonDownload

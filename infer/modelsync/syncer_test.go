@@ -305,6 +305,15 @@ func TestSyncFaultsKeepCurrentModel(t *testing.T) {
 					io.WriteString(w, `{"files": [{"path": "../../x", "is_dir": false, "file_size": 6000}]}`)
 				})
 			}, func(r *rig) { r.srv.ClearFaults() }},
+		{"no edged.sha256 tag", modelsync.ReasonChecksum,
+			func(r *rig) { r.srv.SetTag(name, "2", modelsync.TagSHA256, "") },
+			func(r *rig) { r.srv.SetTag(name, "2", modelsync.TagSHA256, sha(files(2)["model.onnx"])) }},
+		{"listing declares more than the disk", modelsync.ReasonSize,
+			func(r *rig) {
+				r.srv.Override(mlflowtest.RouteArtifactList, func(w http.ResponseWriter, req *http.Request) {
+					io.WriteString(w, `{"files": [{"path": "model.onnx", "is_dir": false, "file_size": 1099511627776}]}`)
+				})
+			}, func(r *rig) { r.srv.ClearFaults() }},
 		{"wrong edged.sha256", modelsync.ReasonChecksum,
 			func(r *rig) { r.srv.SetTag(name, "2", modelsync.TagSHA256, strings.Repeat("ab", 32)) },
 			func(r *rig) { r.srv.SetTag(name, "2", modelsync.TagSHA256, sha(files(2)["model.onnx"])) }},
@@ -561,7 +570,7 @@ func TestStateTolerance(t *testing.T) {
 	srv := mlflowtest.New(t)
 	c, _ := mlflow.New(clientConfig(srv.URL), nil)
 	fs := files(1)
-	srv.SetAlias(name, "a", srv.AddVersion(name, mlflowtest.Version{Files: fs}))
+	srv.SetAlias(name, "a", srv.AddVersion(name, mlflowtest.Version{Files: fs, Tags: map[string]string{modelsync.TagSHA256: sha(fs["model.onnx"])}}))
 	act := &fakeActivator{}
 	s, err := modelsync.New(modelsync.Config{ModelName: name, Alias: "a", StateDir: t.TempDir()}, c, &fakeVerifier{}, act, &nilState{}, nil)
 	if err != nil {
@@ -569,6 +578,16 @@ func TestStateTolerance(t *testing.T) {
 	}
 	if ch, err := s.SyncOnce(context.Background()); !ch || err != nil {
 		t.Fatalf("SyncOnce with nil-for-missing state: %v %v", ch, err)
+	}
+
+	// Without the tag the version is refused, unless the operator allows it.
+	srv.SetAlias(name, "a", srv.AddVersion(name, mlflowtest.Version{Files: files(2)}))
+	if _, err := s.SyncOnce(context.Background()); modelsync.Reason(err) != modelsync.ReasonChecksum || !strings.Contains(err.Error(), "require_checksum") {
+		t.Fatalf("untagged version: %v", err)
+	}
+	lax, _ := modelsync.New(modelsync.Config{ModelName: name, Alias: "a", StateDir: t.TempDir(), AllowMissingChecksum: true}, c, &fakeVerifier{}, act, &nilState{}, nil)
+	if ch, err := lax.SyncOnce(context.Background()); !ch || err != nil {
+		t.Fatalf("untagged version with allow_missing_checksum: %v %v", ch, err)
 	}
 
 	// Any other state error is a failure, not "absent".

@@ -62,6 +62,10 @@ type Daemon struct {
 
 	// open builds the source for a config: openSource, replaced in tests.
 	open func(cfg configs.Config) (capture.Source, error)
+	// runDir holds files the daemon makes for itself (the demo recording); made on first
+	// use, see runtimeDir.
+	runDir        string
+	runDirCleanup func()
 
 	pipe       atomic.Pointer[pipeline.Pipeline]
 	srcName    atomic.Pointer[string] // the open source's name, for STATUS=
@@ -78,9 +82,7 @@ type Daemon struct {
 // or MLflow: those come and go while the daemon runs.
 func New(cfg configs.Config, opts Options, log *slog.Logger, lvl *slog.LevelVar) (*Daemon, error) {
 	d := &Daemon{opts: opts, log: log, lvl: lvl, cfg: cfg, reg: prometheus.NewRegistry(), restart: make(chan struct{}, 1)}
-	d.open = func(cfg configs.Config) (capture.Source, error) {
-		return openSource(cfg, os.Getenv("RUNTIME_DIRECTORY"), d.log.With("stage", "capture"))
-	}
+	d.open = d.openSource
 	d.stallAfter = cfg.Source.StallTimeout()
 	d.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	d.srcStat = newSourceCollector()
@@ -288,6 +290,19 @@ func (d *Daemon) runPipelines(ctx context.Context) error {
 	return nil
 }
 
+// openSource opens the configured source, making the runtime directory the first time the
+// embedded demo needs it.
+func (d *Daemon) openSource(cfg configs.Config) (capture.Source, error) {
+	if cfg.Source.Kind == capture.KindFile && cfg.Source.File.Path == capture.DemoPath && d.runDir == "" {
+		dir, cleanup, err := runtimeDir()
+		if err != nil {
+			return nil, err
+		}
+		d.runDir, d.runDirCleanup = dir, cleanup
+	}
+	return openSource(cfg, d.runDir, d.log.With("stage", "capture"))
+}
+
 // runOne runs one pipeline until the source ends, ctx ends, or a restart is requested
 // (restarted is then true).
 func (d *Daemon) runOne(ctx context.Context, cfg configs.Config, src capture.Source) (restarted bool, err error) {
@@ -432,6 +447,10 @@ func (d *Daemon) Close() error {
 	}
 	if d.models != nil {
 		d.models.close()
+	}
+	if d.runDirCleanup != nil {
+		d.runDirCleanup()
+		d.runDirCleanup = nil
 	}
 	if d.db != nil {
 		return d.db.Close()

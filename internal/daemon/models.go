@@ -356,6 +356,7 @@ func newStoreCollector(db *store.DB) prometheus.Collector {
 			prometheus.NewDesc("edged_outbox_limit_fixes", "store.outbox_max_fixes: beyond it the oldest waiting fixes are dropped.", nil, nil),
 			prometheus.NewDesc("edged_outbox_limit_bytes", "store.outbox_max_bytes: beyond it the oldest waiting fixes are dropped.", nil, nil),
 			prometheus.NewDesc("edged_store_cache_limit_bytes", "store.cache_max_bytes: beyond it the oldest cached answers are evicted.", nil, nil),
+			prometheus.NewDesc("edged_store_moved_aside_total", "Database files found unusable at start (corrupt, truncated, failed consistency check) and moved aside for a fresh store.", nil, nil),
 		},
 		collect: func(descs []*prometheus.Desc, ch chan<- prometheus.Metric) {
 			n, b := db.OutboxLen()
@@ -375,6 +376,11 @@ func newStoreCollector(db *store.DB) prometheus.Collector {
 			ch <- prometheus.MustNewConstMetric(descs[8], prometheus.GaugeValue, float64(o.OutboxMaxCount))
 			ch <- prometheus.MustNewConstMetric(descs[9], prometheus.GaugeValue, float64(o.OutboxMaxBytes))
 			ch <- prometheus.MustNewConstMetric(descs[10], prometheus.GaugeValue, float64(o.CacheMaxBytes))
+			moved := 0.0
+			if db.MovedAside() != "" {
+				moved = 1
+			}
+			ch <- prometheus.MustNewConstMetric(descs[11], prometheus.CounterValue, moved)
 		},
 	}
 }

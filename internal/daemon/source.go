@@ -3,10 +3,13 @@ package daemon
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -28,16 +31,46 @@ func openSource(cfg configs.Config, runtimeDir string, log *slog.Logger) (captur
 	return sc.Open(log)
 }
 
-// writeDemo puts the bundled recording where the file source can open it.
+// writeDemo puts the bundled recording in dir, a directory only edged writes to (systemd's
+// RUNTIME_DIRECTORY, or a private one from os.MkdirTemp). The file is created afresh,
+// O_EXCL|O_NOFOLLOW: a name planted there, even as a symlink to a file edged may write, makes
+// this an error instead of a write through it.
 func writeDemo(dir string) (string, error) {
-	if dir == "" {
-		dir = os.TempDir()
-	}
 	path := filepath.Join(dir, configs.DemoName)
-	if err := os.WriteFile(path, configs.Demo, 0o644); err != nil {
+	// An earlier run's copy (a restarted pipeline, or a previous daemon under the same
+	// RUNTIME_DIRECTORY) is unlinked, never opened: Remove does not follow a symlink.
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("write demo recording: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return "", fmt.Errorf("write demo recording: %w", err)
+	}
+	if _, err := f.Write(configs.Demo); err != nil {
+		f.Close()
+		return "", fmt.Errorf("write demo recording: %w", err)
+	}
+	if err := f.Close(); err != nil {
 		return "", fmt.Errorf("write demo recording: %w", err)
 	}
 	return path, nil
+}
+
+// runtimeDir is where the daemon keeps files it makes for itself while it runs:
+// $RUNTIME_DIRECTORY (systemd's RuntimeDirectory=, private to the service) or else a fresh
+// private directory from os.MkdirTemp, removed by cleanup. Never a fixed name in /tmp, which
+// anyone can plant first.
+func runtimeDir() (dir string, cleanup func(), err error) {
+	if d := os.Getenv("RUNTIME_DIRECTORY"); d != "" {
+		// systemd may pass several, colon-separated; ours is the first.
+		d, _, _ = strings.Cut(d, ":")
+		return d, func() {}, nil
+	}
+	d, err := os.MkdirTemp("", "edged-")
+	if err != nil {
+		return "", nil, fmt.Errorf("runtime directory: %w", err)
+	}
+	return d, func() { os.RemoveAll(d) }, nil
 }
 
 // sourceCollector exports the source's sample accounting, stalls and restarts, summed over

@@ -4,6 +4,7 @@
 package testenv
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -18,17 +19,25 @@ import (
 // ModuleRoot walks up from the working directory to the folder holding go.mod.
 func ModuleRoot(t testing.TB) string {
 	t.Helper()
-	dir, err := os.Getwd()
+	dir, err := moduleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
+	return dir
+}
+
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
+			return dir, nil
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			t.Fatal("no go.mod above the working directory")
+			return "", errors.New("no go.mod above the working directory")
 		}
 		dir = parent
 	}
@@ -104,4 +113,43 @@ func Eventually(t testing.TB, limit time.Duration, what string, cond func() bool
 		time.Sleep(5 * time.Millisecond) // poll interval
 	}
 	return time.Now()
+}
+
+// ortLibrary is where `make deps` puts ONNX Runtime in a checkout; ortEnv is infer.LibraryEnv
+// (not imported: infer's own tests use this package).
+const (
+	ortLibrary = "third_party/onnxruntime/libonnxruntime.so.1"
+	ortEnv     = "EDGED_ORT_LIB"
+)
+
+// ORTLibrary returns the ONNX Runtime library tests load: $EDGED_ORT_LIB when it is set,
+// else the checkout's third_party/onnxruntime/libonnxruntime.so.1 (fetched by `make deps`).
+func ORTLibrary() (string, error) {
+	if lib := os.Getenv(ortEnv); lib != "" {
+		return lib, nil
+	}
+	dir, err := moduleRoot()
+	if err != nil {
+		return "", err
+	}
+	lib := filepath.Join(dir, ortLibrary)
+	if !fileExists(lib) {
+		return "", errors.New(lib + " not found: run `make deps`")
+	}
+	return lib, nil
+}
+
+// SetORTLibrary points EDGED_ORT_LIB at ORTLibrary for this test process and every binary
+// it runs. edged itself never searches a source checkout for code to load, so tests pass
+// the library explicitly; call this from TestMain. When no library is found nothing is
+// set, and the tests that need one fail with infer's message saying so.
+func SetORTLibrary() {
+	if lib, err := ORTLibrary(); err == nil {
+		os.Setenv(ortEnv, lib)
+	}
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }

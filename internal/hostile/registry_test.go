@@ -1,0 +1,164 @@
+package hostile
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heimdall/edged/infer/infertest"
+	"github.com/heimdall/edged/infer/mlflow/mlflowtest"
+)
+
+const mlmodel = `artifact_path: model
+flavors:
+  onnx:
+    code: null
+    data: model.onnx
+    onnx_version: 1.12.0
+mlflow_version: 2.14.1
+model_size_bytes: %d
+`
+
+func sha(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// version is a registry version holding model as its ONNX file, tagged with its SHA-256.
+func version(model []byte) mlflowtest.Version {
+	return mlflowtest.Version{
+		Files: map[string][]byte{"model.onnx": model, "MLmodel": []byte(fmt.Sprintf(mlmodel, len(model)))},
+		Tags:  map[string]string{"edged.sha256": sha(model)},
+	}
+}
+
+// TestHostileRegistry serves the daemon hostile versions from the test MLflow registry:
+// the two models whose contracts overflowed (they crashed the daemon at every restart), a
+// version without a checksum tag, a listing of 20,000 directories, a 1 GiB declared
+// artifact, a file shorter than its listing says, and random bytes as a model. For each the
+// daemon keeps serving its current model, stays ready, and counts the failure under its
+// reason.
+func TestHostileRegistry(t *testing.T) {
+	ref, err := os.ReadFile(filepath.Join(root, "models", "reference", "beacon.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	overflowing, err := infertest.OverflowingModels(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake := mlflowtest.New(t)
+	const name = "edged-beacon"
+	fake.SetAlias(name, "champion", fake.AddVersion(name, version(ref)))
+	d := startDaemon(t, fmt.Sprintf("receiver_id: rx\nfix: {print: none}\nmlflow: {tracking_uri: '%s', model_name: %s, alias: champion, interval_seconds: 3600, max_download_bytes: 104857600}\n", fake.URL, name))
+	waitActive(t, d, "1")
+
+	dirs := func() {
+		var b strings.Builder
+		b.WriteString(`{"files": [`)
+		for i := range 20000 {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, `{"path": "d%05d", "is_dir": true}`, i)
+		}
+		b.WriteString("]}")
+		listing := b.String()
+		fake.Override(mlflowtest.RouteArtifactList, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, listing) })
+	}
+	declared := func(size int64) func() {
+		return func() {
+			fake.Override(mlflowtest.RouteArtifactList, func(w http.ResponseWriter, r *http.Request) {
+				fmt.Fprintf(w, `{"files": [{"path": "model.onnx", "is_dir": false, "file_size": %d}]}`, size)
+			})
+		}
+	}
+	untagged := version(ref)
+	untagged.Tags = nil
+	garbage := make([]byte, 64<<10)
+	for i := range garbage {
+		garbage[i] = byte(i*7 + i>>8)
+	}
+	cases := []struct {
+		name   string
+		v      mlflowtest.Version
+		setup  func()
+		reason string
+		// fetches is how many files the case may download (-1: any).
+		fetches int
+	}{
+		{"first_bin 2^63-64 in the contract", version(overflowing["first_bin"]), nil, "verify", -1},
+		{"frames 2^58 with a dynamic time axis", version(overflowing["frames"]), nil, "verify", -1},
+		{"random bytes as the model", version(garbage), nil, "verify", -1},
+		{"no edged.sha256 tag", untagged, nil, "checksum", 0},
+		{"a listing of 20,000 directories", version(ref), dirs, "server", 0},
+		// Over mlflow.max_download_bytes: refused from the listing, nothing fetched.
+		{"a 1 GiB declared artifact", version(ref), declared(1 << 30), "size", 0},
+		{"a model shorter than its listing says", version(ref), declared(int64(len(ref)) + 1000), "size", -1},
+	}
+	for _, c := range cases {
+		caseName := "registry: " + c.name
+		t.Run(c.name, func(t *testing.T) {
+			fake.ClearFaults()
+			v := fake.AddVersion(name, c.v)
+			fake.SetAlias(name, "champion", v)
+			if c.setup != nil {
+				c.setup()
+			}
+			series := fmt.Sprintf(`edged_model_sync_failures_total{reason="%s"}`, c.reason)
+			before := d.metric(series)
+			fetched := fake.Hits(mlflowtest.RouteArtifactFile)
+			d.check(t, caseName, func() error {
+				// The reload answers with the failure; the metric and the model say the rest.
+				d.post("/api/v1/model/reload", "application/json", nil)
+				if after := d.metric(series); after != before+1 {
+					return fmt.Errorf("%s went from %g to %g, want one more", series, before, after)
+				}
+				if n := fake.Hits(mlflowtest.RouteArtifactFile) - fetched; c.fetches >= 0 && n > c.fetches {
+					return fmt.Errorf("%d files downloaded, want at most %d", n, c.fetches)
+				}
+				if v := activeVersion(d); v != "1" {
+					return fmt.Errorf("active version %q, want the current 1", v)
+				}
+				if code, body := d.get("/readyz"); code != http.StatusOK {
+					return fmt.Errorf("/readyz %d: %.200s", code, body)
+				}
+				return nil
+			})
+		})
+	}
+	fake.ClearFaults()
+}
+
+// activeVersion is the version /api/v1/model reports, or "".
+func activeVersion(d *daemon) string {
+	code, body := d.get("/api/v1/model")
+	if code != http.StatusOK {
+		return ""
+	}
+	var m struct {
+		Version string `json:"version"`
+	}
+	json.Unmarshal([]byte(body), &m)
+	return m.Version
+}
+
+// waitActive waits until the daemon's active model is version v.
+func waitActive(t *testing.T, d *daemon, v string) {
+	t.Helper()
+	deadline := time.Now().Add(hangAfter)
+	for activeVersion(d) != v {
+		if time.Now().After(deadline) {
+			t.Fatalf("version %s not active after %s (active %q)", v, hangAfter, activeVersion(d))
+		}
+		time.Sleep(50 * time.Millisecond) // polling an external process
+	}
+}
