@@ -1,12 +1,15 @@
 package api
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"io/fs"
 	"maps"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -163,6 +166,16 @@ func TestOpenAPIEveryAnswer(t *testing.T) {
 	close(held.block)
 	<-done
 
+	// A body that does not arrive within body_read_timeout_seconds: 408.
+	slow := newEnv(t, func(c *Config, _ *Deps) { c.BodyReadTimeoutSeconds = 0.05 })
+	for _, path := range []string{"/api/v1/predict", "/api/v1/predict/batch"} {
+		status, header, body := slowPost(t, slow, path)
+		if status != http.StatusRequestTimeout {
+			t.Errorf("POST %s with a stalled body: %d, want 408: %.300s", path, status, body)
+		}
+		conforms(t, o, "POST", path, status, header, body)
+	}
+
 	documented, err := o.Documented()
 	if err != nil {
 		t.Fatal(err)
@@ -186,4 +199,25 @@ func TestOpenAPIEveryAnswer(t *testing.T) {
 	}
 	t.Logf("%d answers validated against api/openapi.json, covering %d of the %d documented responses of the API's %d routes (not %v; the status page's %d are checked end to end)",
 		n, len(documented)-page-len(unreachable), len(documented)-page, len(e.srv.routeList), slices.Sorted(maps.Keys(unreachable)), page)
+}
+
+// slowPost announces a 100-byte JSON body, sends 10 bytes of it and waits for the answer.
+func slowPost(t *testing.T, e *testEnv, path string) (int, http.Header, []byte) {
+	t.Helper()
+	c, err := net.Dial("tcp", strings.TrimPrefix(e.ts.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"items\":", path)
+	res, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.StatusCode, res.Header, body
 }
