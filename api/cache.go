@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/heimdall/edged/internal/lograte"
 	"github.com/heimdall/edged/store"
 )
 
@@ -27,6 +28,8 @@ type cache struct {
 	started bool
 	closed  bool
 	done    chan struct{} // closed when the writer has drained the queue
+	// failLog keeps a write failure that repeats (a full disk) to one line per 10 s.
+	failLog lograte.Limiter
 }
 
 type cacheEntry struct {
@@ -108,7 +111,9 @@ func (c *cache) writer() {
 		}
 		c.mu.Unlock()
 		if err != nil {
-			c.log.Warn("api: cache write failed", "answers", len(batch), "err", err)
+			if ok, n := c.failLog.Allow(time.Now()); ok {
+				c.log.Warn("api: cache write failed", "answers", len(batch), "err", err, "failures", n)
+			}
 		}
 	}
 }

@@ -21,4 +21,9 @@ var (
 	ErrInvalidFix = errors.New("invalid fix")
 	// ErrInvalidArgument means a key, limit or TTL is out of range.
 	ErrInvalidArgument = errors.New("invalid argument")
+	// ErrDiskFull means writes fail because the file system holding the store is full
+	// (DB.WriteErr).
+	ErrDiskFull = errors.New("disk full")
+	// ErrWrite means writes to the store's file fail for another reason (DB.WriteErr).
+	ErrWrite = errors.New("store writes failing")
 )

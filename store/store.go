@@ -192,7 +192,8 @@ type DB struct {
 	evicted atomic.Uint64
 	written atomic.Int64
 
-	movedAside string // where Open moved an unusable file, or ""
+	movedAside string      // where Open moved an unusable file, or ""
+	health     writeHealth // whether writes reach the disk
 
 	dropLogMu   sync.Mutex
 	dropLogAt   time.Time
@@ -237,13 +238,15 @@ func (db *DB) initTx(tx *bolt.Tx) error {
 // every page the transaction allocated (each dirty page goes to a fresh place), then the
 // meta page.
 func (db *DB) update(fn func(*bolt.Tx) error) error {
-	return db.bolt.Update(func(tx *bolt.Tx) error {
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
 		tx.OnCommit(func() {
 			s := tx.Stats()
 			db.written.Add(s.GetPageAlloc() + db.pageSize)
 		})
 		return fn(tx)
 	})
+	db.health.record(err, time.Now())
+	return err
 }
 
 // Path is the file the store was opened from.

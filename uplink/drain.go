@@ -7,6 +7,8 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/heimdall/edged/internal/lograte"
 )
 
 type pending struct {
@@ -135,6 +137,8 @@ type acker struct {
 	wake chan struct{}
 	stop chan struct{}
 	done chan struct{}
+	// failLog keeps a write failure that repeats (a full disk) to one line per 10 s.
+	failLog lograte.Limiter
 }
 
 func newAcker(m *MQTT) *acker {
@@ -179,7 +183,9 @@ func (a *acker) flush() {
 	}
 	if err := a.m.db.OutboxAck(seqs...); err != nil {
 		// The fixes stay in the outbox and will be sent again: duplicates, not loss.
-		a.m.log.Error("uplink: acknowledging delivered fixes in the outbox", "err", err)
+		if ok, n := a.failLog.Allow(time.Now()); ok {
+			a.m.log.Error("uplink: acknowledging delivered fixes in the outbox", "err", err, "failures", n)
+		}
 	}
 }
 

@@ -108,6 +108,8 @@ func New(cfg configs.Config, opts Options, log *slog.Logger, lvl *slog.LevelVar)
 		return nil, err
 	}
 	d.reg.MustRegister(newStoreCollector(d.db))
+	// A full disk leaves the daemon running but dropping every new fix: not ready.
+	d.ready.add("store", d.db.WriteErr)
 
 	if d.models, err = newModelManager(cfg, d.db, d.reg, log.With("stage", "infer")); err != nil {
 		d.db.Close()

@@ -357,6 +357,8 @@ func newStoreCollector(db *store.DB) prometheus.Collector {
 			prometheus.NewDesc("edged_outbox_limit_bytes", "store.outbox_max_bytes: beyond it the oldest waiting fixes are dropped.", nil, nil),
 			prometheus.NewDesc("edged_store_cache_limit_bytes", "store.cache_max_bytes: beyond it the oldest cached answers are evicted.", nil, nil),
 			prometheus.NewDesc("edged_store_moved_aside_total", "Database files found unusable at start (corrupt, truncated, failed consistency check) and moved aside for a fresh store.", nil, nil),
+			prometheus.NewDesc("edged_store_write_errors_total", "Store write transactions that failed to reach the disk, by reason (disk_full, io); each loses what it carried.", []string{"reason"}, nil),
+			prometheus.NewDesc("edged_store_writable", "1 while the store's last write reached the disk, 0 while writes fail (a full disk, say).", nil, nil),
 		},
 		collect: func(descs []*prometheus.Desc, ch chan<- prometheus.Metric) {
 			n, b := db.OutboxLen()
@@ -381,6 +383,14 @@ func newStoreCollector(db *store.DB) prometheus.Collector {
 				moved = 1
 			}
 			ch <- prometheus.MustNewConstMetric(descs[11], prometheus.CounterValue, moved)
+			full, other := db.WriteFailures()
+			ch <- prometheus.MustNewConstMetric(descs[12], prometheus.CounterValue, float64(full), "disk_full")
+			ch <- prometheus.MustNewConstMetric(descs[12], prometheus.CounterValue, float64(other), "io")
+			writable := 1.0
+			if db.WriteErr() != nil {
+				writable = 0
+			}
+			ch <- prometheus.MustNewConstMetric(descs[13], prometheus.GaugeValue, writable)
 		},
 	}
 }

@@ -36,6 +36,7 @@ import (
 	"github.com/heimdall/edged/capture"
 	"github.com/heimdall/edged/dsp"
 	"github.com/heimdall/edged/infer"
+	"github.com/heimdall/edged/internal/lograte"
 	"github.com/heimdall/edged/store"
 )
 
@@ -88,6 +89,9 @@ type Pipeline struct {
 	advanced atomic.Int64  // unix nanoseconds of the last window through the features stage
 	first    chan struct{} // closed when the first window went through the features stage
 	stats    Stats
+	// commitLog keeps a commit failure that repeats (a full disk fails every commit) to one
+	// line per 10 s, with the count.
+	commitLog lograte.Limiter
 }
 
 // Stats counts what a run did. It is safe to read while the run goes on.
@@ -449,7 +453,9 @@ func (p *Pipeline) sink(in <-chan []infer.Feature) error {
 			if err != nil {
 				// Keep draining so upstream stages never block, but report the first failure.
 				fail(fmt.Errorf("commit fixes: %w", err))
-				p.log.Error("commit failed; fixes not stored", "fixes", len(pending), "err", err)
+				if ok, n := p.commitLog.Allow(time.Now()); ok {
+					p.log.Error("commit failed; fixes not stored", "fixes", len(pending), "err", err, "failures", n)
+				}
 				return nil
 			}
 			if p.notify != nil {
