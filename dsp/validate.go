@@ -219,7 +219,9 @@ func (p Params) resolve() (*spec, error) {
 	if st.Bins == "onesided" {
 		spectrum = s.nfft/2 + 1
 	}
-	if fb.Bins > spectrum {
+	// A mel bank may have more bands than rows (the narrow ones stay empty, as librosa's do);
+	// identity rows and linear bands cannot.
+	if fb.Kind != "mel" && fb.Bins > spectrum {
 		return nil, fieldErr("filterbank.bins", "%d exceeds the %d spectrum rows n_fft %d gives", fb.Bins, spectrum, s.nfft)
 	}
 	if fb.Kind == defaultFBKind && fb.FirstBin > spectrum-fb.Bins {
