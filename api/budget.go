@@ -120,6 +120,8 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request, l *lease) (bod
 		n, err := rd.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
 		if errors.Is(err, io.EOF) {
+			// net/http lifts the deadline itself once the body is in (it reads on in the
+			// background to see the client go away).
 			return buf, release, nil
 		}
 		if err != nil {

@@ -188,3 +188,30 @@ func TestSlowBodiesDoNotStarve(t *testing.T) {
 		}
 	}
 }
+
+// Ensure that the body's deadline ends with the body: a request whose body arrived in time
+// but then waits for a slot (or computes) longer than body_read_timeout_seconds is
+// answered, not cancelled by the deadline passing while net/http watches the connection.
+func TestBodyDeadlineEndsWithTheBody(t *testing.T) {
+	mm := &fakeModels{entered: make(chan struct{}, 1), block: make(chan struct{}), active: fakeInfo("1"), reloadTo: fakeInfo("2")}
+	e := newEnv(t, func(c *Config, d *Deps) {
+		c.MaxConcurrent, c.QueueWait, c.BodyReadTimeoutSeconds = 1, 5*time.Second, 0.05
+		d.Models = mm
+	})
+	held := make(chan response)
+	go func() { held <- e.do(t, "POST", "/api/v1/model/reload", "", nil) }()
+	<-mm.entered // the reload holds the only slot
+	answered := make(chan response)
+	go func() { answered <- e.do(t, "POST", "/api/v1/predict", "application/json", heimdallJSON(burst(2048, 250e3, 0, 4))) }()
+	// The predict waits for the slot well past its body deadline: free the slot only once
+	// the deadline has passed, measured by the clock, not a sleep.
+	start := time.Now()
+	for time.Since(start) < 300*time.Millisecond {
+		runtime.Gosched()
+	}
+	close(mm.block)
+	<-held
+	if r := <-answered; r.status != 200 {
+		t.Fatalf("predict that waited past its body deadline: %d %s", r.status, r.body)
+	}
+}
