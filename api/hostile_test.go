@@ -202,7 +202,9 @@ func TestBodyDeadlineEndsWithTheBody(t *testing.T) {
 	go func() { held <- e.do(t, "POST", "/api/v1/model/reload", "", nil) }()
 	<-mm.entered // the reload holds the only slot
 	answered := make(chan response)
-	go func() { answered <- e.do(t, "POST", "/api/v1/predict", "application/json", heimdallJSON(burst(2048, 250e3, 0, 4))) }()
+	go func() {
+		answered <- e.do(t, "POST", "/api/v1/predict", "application/json", heimdallJSON(burst(2048, 250e3, 0, 4)))
+	}()
 	// The predict waits for the slot well past its body deadline: free the slot only once
 	// the deadline has passed, measured by the clock, not a sleep.
 	start := time.Now()
