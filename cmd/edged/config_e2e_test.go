@@ -25,7 +25,7 @@ func exitCode(t *testing.T, env []string, args ...string) (int, string) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, edgedBin, args...)
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = caseEnv(os.Environ(), env)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	err := cmd.Run()
@@ -41,6 +41,28 @@ func exitCode(t *testing.T, env []string, args ...string) (int, string) {
 	}
 	t.Fatal(err)
 	return -1, ""
+}
+
+// caseEnv is base with a case's variables applied: NAME=VALUE sets, a bare NAME unsets (the
+// Makefile exports EDGED_ORT_LIB, which would override a case's own onnxruntime_lib).
+func caseEnv(base, env []string) []string {
+	out := make([]string, 0, len(base)+len(env))
+	drop := map[string]bool{}
+	for _, kv := range env {
+		name, _, _ := strings.Cut(kv, "=")
+		drop[name] = true
+	}
+	for _, kv := range base {
+		if name, _, _ := strings.Cut(kv, "="); !drop[name] {
+			out = append(out, kv)
+		}
+	}
+	for _, kv := range env {
+		if strings.Contains(kv, "=") {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 // Ensure every configuration mistake, one or more per key family, from a file or the
@@ -62,7 +84,7 @@ func TestE2EConfigMistakesSameFromCheckConfigAndRun(t *testing.T) {
 		{"huge receiver id", "receiver_id: " + strings.Repeat("r", 200_000) + "\n", nil, ":1: receiver_id: \"rrrr"},
 		{"log level", "log_level: loud\n", nil, `:1: log_level: "loud": want debug, info, warn or error`},
 		{"log format", "log_format: xml\n", nil, `:1: log_format: "xml": want text or json`},
-		{"ort library", "onnxruntime_lib: /nonexistent/libonnxruntime.so\n", nil, ":1: onnxruntime_lib: open /nonexistent/libonnxruntime.so"},
+		{"ort library", "onnxruntime_lib: /nonexistent/libonnxruntime.so\n", []string{"EDGED_ORT_LIB"}, ":1: onnxruntime_lib: open /nonexistent/libonnxruntime.so"},
 		{"unknown key", "sourse: {kind: file}\n", nil, ":1: sourse: unknown key"},
 		{"syntax", "source: [1, 2\n", nil, ": yaml: line"},
 		{"section type", "gate: [1, 2]\n", nil, ":1: gate: want a mapping of keys, got a list"},

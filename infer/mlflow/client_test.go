@@ -310,7 +310,11 @@ func TestTolerantDecoding(t *testing.T) {
 			"status": "READY", "model_id": "m-1", "metrics": [{"key": "x", "value": 1.5}],
 			"deployment_job_state": {"job_id": "j"}}, "extra": true}`)
 	})
-	c := newClient(t, fastConfig(s.URL))
+	cfg := fastConfig(s.URL)
+	// The 33 MiB answer below takes seconds to write under -race on a loaded machine; the
+	// test is about decoding, not about silence.
+	cfg.RequestTimeout = time.Minute
+	c := newClient(t, cfg)
 	mv, err := c.GetVersion(context.Background(), model, "7")
 	if err != nil {
 		t.Fatal(err)
