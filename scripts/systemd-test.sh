@@ -96,7 +96,9 @@ if [ -z "$pid1" ]; then
   tail -5 "$work/console.log" | sed 's/^/  /'
   skip "systemd-nspawn could not boot a container here"
 fi
-ct() { nsenter --target "$pid1" --all "$@"; }
+# Commands in the container get a clean environment: the host's (EDGED_ORT_LIB exported by
+# the Makefile, paths into a checkout the container cannot see) must not leak into edged.
+ct() { nsenter --target "$pid1" --all env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"; }
 # "offline" until the container's systemd has set itself up; then --wait waits for the boot.
 state=offline
 for _ in $(seq 300); do
