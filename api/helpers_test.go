@@ -27,6 +27,7 @@ import (
 	"github.com/heimdall/edged/infer"
 	"github.com/heimdall/edged/infer/geo"
 	"github.com/heimdall/edged/internal/schematest"
+	"github.com/heimdall/edged/internal/testenv"
 	"github.com/heimdall/edged/models/reference"
 	"github.com/heimdall/edged/store"
 )
@@ -61,7 +62,7 @@ type testEnv struct {
 	ts   *httptest.Server
 	db   *store.DB
 	reg  *prometheus.Registry
-	logs *bytes.Buffer
+	logs *testenv.Buffer
 }
 
 // newEnv serves a Server with the reference model and a fresh bbolt store. modify may
@@ -78,8 +79,8 @@ func newEnv(t testing.TB, modify func(*Config, *Deps)) *testEnv {
 	if modify != nil {
 		modify(&cfg, &deps)
 	}
-	logs := &bytes.Buffer{}
-	srv, err := New(cfg, deps, slog.New(slog.NewTextHandler(&lockedWriter{w: logs}, nil)))
+	logs := &testenv.Buffer{}
+	srv, err := New(cfg, deps, slog.New(slog.NewTextHandler(logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,17 +91,6 @@ func newEnv(t testing.TB, modify func(*Config, *Deps)) *testEnv {
 		db.Close()
 	})
 	return &testEnv{srv: srv, ts: ts, db: db, reg: reg, logs: logs}
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 type response struct {

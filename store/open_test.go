@@ -14,6 +14,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/heimdall/edged/internal/testenv"
 )
 
 // filledDB makes a cleanly closed store holding n fixes and returns its path.
@@ -46,7 +48,7 @@ func openExpectMovedAside(t *testing.T, path, why string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var lb logBuf
+	var lb testenv.Buffer
 	db, err := Open(path, Options{}, slog.New(slog.NewTextHandler(&lb, nil)))
 	if err != nil {
 		t.Fatalf("Open: %v", err)

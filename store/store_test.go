@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/heimdall/edged/internal/testenv"
 )
 
 var t0 = time.Date(2026, 11, 27, 7, 0, 0, 0, time.UTC)
@@ -199,27 +201,10 @@ func TestFixesByTime(t *testing.T) {
 	}
 }
 
-type logBuf struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 // Ensure that a full outbox drops its oldest entries first, by count and by bytes, counts
 // and logs them, and loses nothing else.
 func TestOutboxBoundsDropOldest(t *testing.T) {
-	var lb logBuf
+	var lb testenv.Buffer
 	log := slog.New(slog.NewTextHandler(&lb, nil))
 	body := len(mkFix(0).Body)
 	db := openTest(t, Options{OutboxMaxCount: 10, OutboxMaxBytes: int64(8 * body)}, log)
@@ -395,7 +380,7 @@ func TestOpenCorruptMovesAside(t *testing.T) {
 	if err := os.WriteFile(path, junk, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var lb logBuf
+	var lb testenv.Buffer
 	db, err := Open(path, Options{}, slog.New(slog.NewTextHandler(&lb, nil)))
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -18,6 +17,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/heimdall/edged/internal/mosquittotest"
+	"github.com/heimdall/edged/internal/testenv"
 )
 
 func freeAddr(t *testing.T) string {
@@ -33,26 +33,8 @@ func freeAddr(t *testing.T) string {
 // daemonUnderTest is `edged run` started by a test, killed on cleanup.
 type daemonUnderTest struct {
 	cmd            *exec.Cmd
-	stdout, stderr *lockedBuffer
+	stdout, stderr *testenv.Buffer
 	done           chan error
-}
-
-// lockedBuffer lets a test read a running process's stderr while exec copies into it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func startDaemon(t *testing.T, config string, env ...string) *daemonUnderTest {
@@ -61,7 +43,7 @@ func startDaemon(t *testing.T, config string, env ...string) *daemonUnderTest {
 	if err := os.WriteFile(path, []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	d := &daemonUnderTest{stdout: new(lockedBuffer), stderr: new(lockedBuffer), done: make(chan error, 1)}
+	d := &daemonUnderTest{stdout: new(testenv.Buffer), stderr: new(testenv.Buffer), done: make(chan error, 1)}
 	d.cmd = exec.Command(edgedBin, "run", "-config", path)
 	d.cmd.Stdout, d.cmd.Stderr = d.stdout, d.stderr
 	d.cmd.Env = append(os.Environ(), env...)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/heimdall/edged/internal/mosquittotest"
+	"github.com/heimdall/edged/internal/testenv"
 )
 
 // Ensure READY=1 reaches systemd as soon as the first window went through, not at the
@@ -32,7 +33,7 @@ func TestE2EReadyAtFirstWindow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stderr := new(lockedBuffer)
+	stderr := new(testenv.Buffer)
 	cmd.Stderr = stderr
 	start := time.Now()
 	if err := cmd.Start(); err != nil {

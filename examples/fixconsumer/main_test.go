@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,28 +14,11 @@ import (
 	"github.com/heimdall/edged/internal/testenv"
 )
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // Ensure the consumer prints each fix once, in order, whatever is published twice, from
 // two receivers, on a real mosquitto.
 func TestConsumerDropsDuplicates(t *testing.T) {
 	broker := mosquittotest.Start(t, mosquittotest.Options{})
-	var out lockedBuffer
+	var out testenv.Buffer
 	subscribed := make(chan struct{})
 	opts := options(broker.URL(), &out)
 	onConnect := opts.OnConnect

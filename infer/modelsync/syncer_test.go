@@ -20,6 +20,7 @@ import (
 	"github.com/heimdall/edged/infer/mlflow"
 	"github.com/heimdall/edged/infer/mlflow/mlflowtest"
 	"github.com/heimdall/edged/infer/modelsync"
+	"github.com/heimdall/edged/internal/testenv"
 )
 
 const name = "edge-detector"
@@ -132,21 +133,9 @@ type rig struct {
 	ver   *fakeVerifier
 	act   *fakeActivator
 	state *memState
-	logs  *syncBuffer
+	logs  *testenv.Buffer
 	sync  *modelsync.Syncer
 }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.b.String() }
 
 func clientConfig(uri string) mlflow.Config {
 	return mlflow.Config{
@@ -158,7 +147,7 @@ func clientConfig(uri string) mlflow.Config {
 
 func newRig(t *testing.T, cfg modelsync.Config, ccfg func(*mlflow.Config)) *rig {
 	t.Helper()
-	r := &rig{srv: mlflowtest.New(t), ver: &fakeVerifier{}, act: &fakeActivator{}, state: &memState{}, logs: &syncBuffer{}}
+	r := &rig{srv: mlflowtest.New(t), ver: &fakeVerifier{}, act: &fakeActivator{}, state: &memState{}, logs: &testenv.Buffer{}}
 	if cfg.StateDir == "" {
 		cfg.StateDir = t.TempDir()
 	}

@@ -241,26 +241,9 @@ func (c cliCase) check(t *testing.T, dir string, idleKB int64) {
 type daemon struct {
 	cmd    *exec.Cmd
 	addr   string
-	stderr *lockedBuffer
+	stderr *testenv.Buffer
 	done   chan struct{}
 	state  *os.ProcessState
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 var listening = regexp.MustCompile(`msg="http api listening" addr=(\S+)`)
@@ -284,7 +267,7 @@ func tryDaemon(t *testing.T, config string, env ...string) (*daemon, error) {
 	if err := os.WriteFile(path, []byte(config), 0o644); err != nil {
 		return nil, err
 	}
-	d := &daemon{stderr: new(lockedBuffer), done: make(chan struct{})}
+	d := &daemon{stderr: new(testenv.Buffer), done: make(chan struct{})}
 	d.cmd = exec.Command(edgedBin, "run", "-config", path)
 	d.cmd.Env = append(baseEnv(t), env...)
 	pr, pw := io.Pipe()

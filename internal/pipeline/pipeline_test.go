@@ -13,7 +13,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -24,6 +23,7 @@ import (
 	"github.com/heimdall/edged/dsp"
 	"github.com/heimdall/edged/infer"
 	"github.com/heimdall/edged/internal/synth"
+	"github.com/heimdall/edged/internal/testenv"
 	"github.com/heimdall/edged/models/reference"
 	"github.com/heimdall/edged/store"
 )
@@ -148,7 +148,7 @@ func TestGroupCommitWaitsForTheInterval(t *testing.T) {
 	}
 	defer db.Close()
 	src := heldOpen{openDemo(t, capture.FileOptions{}), make(chan struct{})}
-	var out lockedWriter
+	var out testenv.Buffer
 	var commits atomic.Int64
 	p, err := New(Config{ReceiverID: "rx", GateSNRDB: 10, Output: &out, CommitInterval: time.Hour},
 		src, engine(t), db, func() { commits.Add(1) }, nil, nil)
@@ -201,30 +201,6 @@ func TestGroupCommitOnInterval(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-}
-
-// lockedWriter is an Output the test reads while the sink may write.
-type lockedWriter struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (w *lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.Write(p)
-}
-
-func (w *lockedWriter) Len() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.Len()
-}
-
-func (w *lockedWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.String()
 }
 
 // liveFile presents a recording as a live radio started at a known time.
