@@ -5,6 +5,7 @@ import (
 	"errors"
 	"hash/fnv"
 	"math"
+	"reflect"
 	"sync/atomic"
 )
 
@@ -54,14 +55,27 @@ func (e *Engine) Challenger() (m *Model, split float64, shadow bool) {
 	return r.challenger, r.split, r.shadow
 }
 
-// Swap makes m the champion, ends any A/B test, and closes the models no longer used once
-// their in-flight windows are done. It returns without waiting for that.
-func (e *Engine) Swap(m *Model) {
-	old := e.cur.Swap(&routing{champion: m})
-	for _, o := range []*Model{old.champion, old.challenger} {
-		if o != nil && o != m {
-			go o.Close() // Close blocks until the model's last Predict returns.
+// Swap makes m the champion and closes the models no longer used once their in-flight
+// windows are done, without waiting for that. An A/B test goes on when its challenger takes
+// the same features as m (a registry update of the champion does not end the operator's
+// test); it ends, and Swap reports false, when the challenger's preprocessing differs or m
+// is the challenger itself.
+func (e *Engine) Swap(m *Model) (keptChallenger bool) {
+	for {
+		old := e.cur.Load()
+		next := &routing{champion: m}
+		if c := old.challenger; c != nil && c != m && reflect.DeepEqual(c.Contract.Preprocess, m.Contract.Preprocess) {
+			next.challenger, next.split, next.shadow = c, old.split, old.shadow
 		}
+		if !e.cur.CompareAndSwap(old, next) {
+			continue
+		}
+		for _, o := range []*Model{old.champion, old.challenger} {
+			if o != nil && o != m && o != next.challenger {
+				go o.Close() // Close blocks until the model's last Predict returns.
+			}
+		}
+		return old.challenger == nil || next.challenger != nil
 	}
 }
 

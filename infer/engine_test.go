@@ -76,3 +76,33 @@ func TestEngine_PredictFollowsSwap(t *testing.T) {
 		t.Fatalf("Predict after a swap = %+v, %v; want one result from the new model", res, err)
 	}
 }
+
+// Ensure a champion update keeps the operator's A/B test when the challenger takes the same
+// features, and ends it (reporting so) when it cannot.
+func TestEngine_SwapKeepsACompatibleChallenger(t *testing.T) {
+	a, b, c := loadReference(t), loadReference(t), loadReference(t)
+	e := NewEngine(a)
+	e.SetChallenger(c, 0.25, false)
+	if kept := e.Swap(b); !kept {
+		t.Fatal("Swap to a model with the same preprocessing ended the A/B test")
+	}
+	if ch, split, shadow := e.Challenger(); ch != c || split != 0.25 || shadow {
+		t.Fatalf("after Swap: challenger %p split %v shadow %v, want %p 0.25 false", ch, split, shadow, c)
+	}
+	res, err := e.Predict(context.Background(), []Job{{ID: "rx:0", Features: beaconFeatures(2, 30)}})
+	if err != nil || len(res) != 1 {
+		t.Fatalf("Predict after Swap: %v %v", res, err)
+	}
+
+	d := loadReference(t)
+	d.Contract.Preprocess.WindowSamples *= 2 // other features: the challenger cannot follow
+	if kept := e.Swap(d); kept {
+		t.Error("Swap to a model with other preprocessing kept a challenger that cannot run on its features")
+	}
+	if ch, split, _ := e.Challenger(); ch != nil || split != 0 {
+		t.Errorf("after an incompatible Swap: challenger %p split %v, want none", ch, split)
+	}
+	if kept := e.Swap(loadReference(t)); !kept {
+		t.Error("Swap with no A/B test running reported ending one")
+	}
+}

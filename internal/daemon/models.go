@@ -172,7 +172,9 @@ func smokeTest(m *infer.Model) error {
 // activate swaps m in. A model whose preprocessing differs needs a new pipeline.
 func (mm *modelManager) activate(m *infer.Model, origin string) {
 	old := mm.engine.Active()
-	mm.engine.Swap(m)
+	if !mm.engine.Swap(m) {
+		mm.log.Warn("A/B test ended: the challenger's preprocessing differs from the new model's", "name", m.Name, "version", m.Version)
+	}
 	mm.mu.Lock()
 	mm.since, mm.origin = time.Now().UTC(), origin
 	restart := mm.restart
