@@ -34,7 +34,7 @@ func main() {
 func options(broker string, w io.Writer) *mqtt.ClientOptions {
 	seen, order := map[string]bool{}, []string{} // the last 100,000 fix ids
 	return mqtt.NewClientOptions().AddBroker(broker).SetClientID("fixconsumer").SetOnConnectHandler(func(c mqtt.Client) {
-		c.Subscribe("heimdall/+/fix", 1, func(_ mqtt.Client, m mqtt.Message) {
+		t := c.Subscribe("heimdall/+/fix", 1, func(_ mqtt.Client, m mqtt.Message) {
 			var fix struct{ ID string }
 			if json.Unmarshal(m.Payload(), &fix) != nil || seen[fix.ID] {
 				return // not a fix, or a redelivery of one already printed
@@ -45,5 +45,10 @@ func options(broker string, w io.Writer) *mqtt.ClientOptions {
 			}
 			fmt.Fprintf(w, "%s\n", m.Payload())
 		})
+		// paho runs this handler on its own goroutine: waiting for the broker's SUBACK here
+		// is safe, and a refused subscription is said rather than met with silence.
+		if t.Wait() && t.Error() != nil {
+			log.Printf("subscribe: %v", t.Error())
+		}
 	})
 }

@@ -22,6 +22,8 @@ func TestConsumerDropsDuplicates(t *testing.T) {
 	subscribed := make(chan struct{})
 	opts := options(broker.URL(), &out)
 	onConnect := opts.OnConnect
+	// The consumer's handler returns once the broker acknowledged its subscription: only
+	// then are publishes sure to reach it.
 	opts.SetOnConnectHandler(func(c mqtt.Client) { onConnect(c); close(subscribed) })
 	c := mqtt.NewClient(opts)
 	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
