@@ -10,7 +10,8 @@ import (
 	"github.com/heimdall/edged/internal/testenv"
 )
 
-// serverOutage is how long the rtl_tcp server is away in the recovery tests (issue 13).
+// serverOutage is how long the rtl_tcp server is away in the recovery tests: longer than
+// the backoff cap, so recovery is timed from a capped wait.
 const serverOutage = 10 * time.Second
 
 // recoveryLimit is how soon after the server listens again samples must flow, with the

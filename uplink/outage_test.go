@@ -12,7 +12,8 @@ import (
 	"github.com/heimdall/edged/store"
 )
 
-// outage is how long the broker is down in TestBrokerOutageThenBlip (issue 13).
+// outage is how long the broker is down in TestBrokerOutageThenBlip: long enough for the
+// reconnect backoff to reach its cap.
 const outage = 40 * time.Second
 
 // publishLimit is how soon after the broker listens again edged must be publishing, with

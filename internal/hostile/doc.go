@@ -1,5 +1,5 @@
 // Package hostile is edged's hostile-input suite. Its tests build the real binary and run
-// every case of the hostile-input issue against it and against a running daemon: model,
+// every hostile case below against it and against a running daemon: model,
 // contract, config, recording, metadata and credential files that are devices, FIFOs,
 // directories or huge; contracts whose numbers overflow; request bodies that nest, upsample
 // or trickle; truncated and garbage databases; hostile registry listings and versions; a

@@ -145,7 +145,8 @@ func (o outcome) crashed() string {
 	return ""
 }
 
-// tally counts the suite's cases and prints the summary the issue asks for.
+// tally counts the suite's cases and prints one summary: tried, handled cleanly, crashes, hangs,
+// and the worst peak RSS above idle.
 type tally struct {
 	mu        sync.Mutex
 	tried     int
