@@ -2,7 +2,6 @@ package api
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"hash"
 	"math"
@@ -166,5 +165,3 @@ func finite32(v float32) bool { return !math.IsNaN(float64(v)) && !math.IsInf(fl
 func tooLarge(limit int64) error {
 	return errf(http.StatusRequestEntityTooLarge, codeBodyTooLarge, fmt.Sprintf("body: larger than the %d-byte limit", limit))
 }
-
-func jsonValid(b []byte) bool { return json.Valid(b) }

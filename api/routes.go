@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/heimdall/edged/infer"
+	"github.com/heimdall/edged/store"
 )
 
 // fixes answers GET /api/v1/fixes?since=RFC3339&limit=N with a FeatureCollection, oldest
@@ -51,23 +51,10 @@ func (s *Server) fixes(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errf(http.StatusServiceUnavailable, codeUnavailable, "reading fixes from the store failed"))
 		return
 	}
-	// The bodies are stored GeoJSON: splice them in rather than decode and re-encode.
-	var b bytes.Buffer
-	b.WriteString(`{"type":"FeatureCollection","features":[`)
-	n := 0
-	for _, f := range fixes {
-		if !jsonValid(f.Body) {
-			s.log.Warn("api: stored fix is not valid JSON; skipped", "id", f.ID)
-			continue
-		}
-		if n > 0 {
-			b.WriteByte(',')
-		}
-		b.Write(f.Body)
-		n++
-	}
-	b.WriteString("]}")
-	writeBody(w, http.StatusOK, b.Bytes())
+	body := store.FeatureCollection(fixes, func(f store.Fix) {
+		s.log.Warn("api: stored fix is not valid JSON; skipped", "id", f.ID)
+	})
+	writeBody(w, http.StatusOK, body)
 }
 
 // modelResponse describes the active model.

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"slices"
 
@@ -30,4 +32,28 @@ func (db *DB) Recent(limit int) ([]Fix, error) {
 	}
 	slices.Reverse(out)
 	return db.render(out)
+}
+
+// FeatureCollection splices fixes' stored GeoJSON bodies into one FeatureCollection, without
+// decoding and re-encoding them. A body that is not valid JSON is left out and handed to
+// skipped, when skipped is not nil.
+func FeatureCollection(fixes []Fix, skipped func(Fix)) []byte {
+	var b bytes.Buffer
+	b.WriteString(`{"type":"FeatureCollection","features":[`)
+	n := 0
+	for _, f := range fixes {
+		if !json.Valid(f.Body) {
+			if skipped != nil {
+				skipped(f)
+			}
+			continue
+		}
+		if n > 0 {
+			b.WriteByte(',')
+		}
+		b.Write(f.Body)
+		n++
+	}
+	b.WriteString("]}")
+	return b.Bytes()
 }

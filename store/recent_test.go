@@ -31,3 +31,25 @@ func TestRecentNewestByTime(t *testing.T) {
 		t.Fatalf("Recent(0) error %v, want ErrInvalidArgument", err)
 	}
 }
+
+// Ensure stored bodies are spliced into one valid FeatureCollection as they are, in order,
+// and a body that is not JSON is left out and reported.
+func TestFeatureCollectionSplicesBodies(t *testing.T) {
+	fixes := []Fix{
+		{ID: "rx:0", Body: []byte(`{"type":"Feature","id":"rx:0"}`)},
+		{ID: "rx:1", Body: []byte(`{"type":"Feature",`)},
+		{ID: "rx:2", Body: []byte(`{"type":"Feature","id":"rx:2"}`)},
+	}
+	var skipped []string
+	got := FeatureCollection(fixes, func(f Fix) { skipped = append(skipped, f.ID) })
+	want := `{"type":"FeatureCollection","features":[{"type":"Feature","id":"rx:0"},{"type":"Feature","id":"rx:2"}]}`
+	if string(got) != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+	if len(skipped) != 1 || skipped[0] != "rx:1" {
+		t.Errorf("skipped %v, want [rx:1]", skipped)
+	}
+	if got := FeatureCollection(nil, nil); string(got) != `{"type":"FeatureCollection","features":[]}` {
+		t.Errorf("no fixes: %s", got)
+	}
+}

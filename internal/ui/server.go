@@ -262,26 +262,13 @@ func (s *server) fixes(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	var b bytes.Buffer
-	b.WriteString(`{"type":"FeatureCollection","features":[`)
-	k := 0
-	for _, f := range fixes {
-		if !json.Valid(f.Body) {
-			continue
-		}
-		if k > 0 {
-			b.WriteByte(',')
-		}
-		b.Write(f.Body)
-		k++
-	}
-	b.WriteString("]}\n")
+	body := append(store.FeatureCollection(fixes, nil), '\n')
 	hd := w.Header()
 	hd.Set("Content-Type", "application/geo+json")
 	hd.Set("Cache-Control", "no-store")
 	hd.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(b.Bytes())
+	_, _ = w.Write(body)
 }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {
