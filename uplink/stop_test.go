@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/heimdall/edged/internal/mosquittotest"
+	"github.com/heimdall/edged/internal/testenv"
 	"github.com/heimdall/edged/store"
 )
 
@@ -19,12 +20,12 @@ func TestStopWithHungBroker(t *testing.T) {
 	r := startUplink(t, cfg, db, nil)
 	commit(t, db, fixes(0, 10))
 	r.Notify()
-	waitUntil(t, 30*time.Second, "first fixes acknowledged", func() bool { return r.Stats().Published == 10 })
+	testenv.Eventually(t, 30*time.Second, "first fixes acknowledged", func() bool { return r.Stats().Published == 10 })
 
 	broker.Pause()
 	commit(t, db, fixes(10, 10))
 	r.Notify()
-	waitUntil(t, 30*time.Second, "fixes in flight", func() bool { return r.Stats().Inflight > 0 })
+	testenv.Eventually(t, 30*time.Second, "fixes in flight", func() bool { return r.Stats().Inflight > 0 })
 	start := time.Now()
 	r.cancel()
 	<-r.done
@@ -37,17 +38,5 @@ func TestStopWithHungBroker(t *testing.T) {
 	}
 	if n := r.Stats().OutboxCount; n == 0 {
 		t.Errorf("outbox empty after a stop with fixes unacknowledged")
-	}
-}
-
-// waitUntil polls a counter until cond holds or limit passes.
-func waitUntil(t *testing.T, limit time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, limit)
-		}
-		time.Sleep(10 * time.Millisecond) // polling a counter, not synchronising goroutines
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heimdall/edged/internal/testenv"
 	"github.com/heimdall/edged/models/reference"
 )
 
@@ -17,7 +18,7 @@ import (
 // (split 1); and that a challenger whose preprocessing differs from the champion's is
 // refused with its key, leaving the daemon serving the champion.
 func TestE2EChallengerShadowThenAB(t *testing.T) {
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	dir := t.TempDir()
 	challenger := filepath.Join(dir, "challenger.onnx")
 	if err := os.WriteFile(challenger, reference.Model, 0o644); err != nil {
@@ -31,7 +32,7 @@ func TestE2EChallengerShadowThenAB(t *testing.T) {
 	path := d.cmd.Args[len(d.cmd.Args)-1]
 	const champ = `edged_model_predictions_total{model="edged-reference-beacon",result="ok",version="1"}`
 	const shadow = `edged_model_predictions_total{model="edged-reference-beacon",result="shadow_ok",version="1"}`
-	eventually(t, 30*time.Second, "shadow predictions", func() bool { return scrape(t, addr, shadow) >= 2 })
+	testenv.Eventually(t, 30*time.Second, "shadow predictions", func() bool { return scrape(t, addr, shadow) >= 2 })
 	// One scrape: the pipeline counts each window's champion answer, then its shadow's.
 	if v := scrapeSeries(t, addr, champ, shadow); v[0]-v[1] < 0 || v[0]-v[1] > 1 {
 		t.Errorf("champion ran %v windows, shadow %v: the shadow must follow the champion", v[0], v[1])
@@ -42,10 +43,10 @@ func TestE2EChallengerShadowThenAB(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.cmd.Process.Signal(syscall.SIGHUP)
-	eventually(t, 30*time.Second, "the reload", func() bool { return strings.Contains(d.stderr.String(), "msg=reloaded") })
+	testenv.Eventually(t, 30*time.Second, "the reload", func() bool { return strings.Contains(d.stderr.String(), "msg=reloaded") })
 	// A window already inside the model when the routing changed may still be shadowed.
 	s0, f0 := scrape(t, addr, shadow), scrape(t, addr, "edged_fixes_total")
-	eventually(t, 30*time.Second, "fixes after the reload", func() bool { return scrape(t, addr, "edged_fixes_total") >= f0+3 })
+	testenv.Eventually(t, 30*time.Second, "fixes after the reload", func() bool { return scrape(t, addr, "edged_fixes_total") >= f0+3 })
 	if s := scrape(t, addr, shadow); s > s0+1 {
 		t.Errorf("shadow predictions went on after the switch to A/B: %v → %v", s0, s)
 	}
@@ -63,8 +64,8 @@ func TestE2EChallengerShadowThenAB(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.cmd.Process.Signal(syscall.SIGHUP)
-	eventually(t, 30*time.Second, "the refusal", func() bool { return strings.Contains(d.stderr.String(), "model.challenger.path") })
+	testenv.Eventually(t, 30*time.Second, "the refusal", func() bool { return strings.Contains(d.stderr.String(), "model.challenger.path") })
 	f1 := scrape(t, addr, "edged_fixes_total")
-	eventually(t, 30*time.Second, "fixes after the refusal", func() bool { return scrape(t, addr, "edged_fixes_total") >= f1+2 })
+	testenv.Eventually(t, 30*time.Second, "fixes after the refusal", func() bool { return scrape(t, addr, "edged_fixes_total") >= f1+2 })
 	d.stop(t, 10*time.Second)
 }

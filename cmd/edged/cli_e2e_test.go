@@ -70,12 +70,9 @@ func TestE2ECheckConfig(t *testing.T) {
 // offset, with the model's shape in the header, and -output geojson one FeatureCollection.
 func TestE2EFeaturesOut(t *testing.T) {
 	dir := t.TempDir()
-	out, stderr, err := edged(t, "synth", "-beacon", "A", "-windows", "3", "-bursts", "1", "-out", dir)
-	if err != nil {
-		t.Fatalf("%v\n%s", err, stderr)
-	}
+	rec := synthesize(t, dir, "-beacon", "A", "-windows", "3", "-bursts", "1")
 	feats := filepath.Join(dir, "features")
-	out, stderr, err = edged(t, "replay", "-features-out", feats, "-output", "geojson", strings.TrimSpace(out))
+	out, stderr, err := edged(t, "replay", "-features-out", feats, "-output", "geojson", rec)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr)
 	}

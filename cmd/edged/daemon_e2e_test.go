@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -19,16 +18,6 @@ import (
 	"github.com/heimdall/edged/internal/mosquittotest"
 	"github.com/heimdall/edged/internal/testenv"
 )
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
 
 // daemonUnderTest is `edged run` started by a test, killed on cleanup.
 type daemonUnderTest struct {
@@ -133,11 +122,7 @@ func subscribe(t *testing.T, broker, clientID, topic string, fn mqtt.MessageHand
 func TestE2EDaemonMQTT(t *testing.T) {
 	broker := mosquittotest.Start(t, mosquittotest.Options{})
 	dir := t.TempDir()
-	out, stderr, err := edged(t, "synth", "-beacon", "F", "-windows", "12", "-bursts", "odd", "-out", dir)
-	if err != nil {
-		t.Fatalf("synth: %v\n%s", err, stderr)
-	}
-	rec := strings.TrimSpace(out)
+	rec := synthesize(t, dir, "-beacon", "F", "-windows", "12", "-bursts", "odd")
 
 	var mu sync.Mutex
 	fixes := map[string]bool{}
@@ -160,7 +145,7 @@ func TestE2EDaemonMQTT(t *testing.T) {
 		got <- struct{}{}
 	})
 
-	httpAddr := freeAddr(t)
+	httpAddr := testenv.FreeAddr(t)
 	d := startDaemon(t, fmt.Sprintf(`
 receiver_id: rx-e2e
 state_dir: %s
@@ -221,10 +206,7 @@ http: {listen: %s}
 func TestE2EReplayToMQTT(t *testing.T) {
 	broker := mosquittotest.Start(t, mosquittotest.Options{})
 	dir := t.TempDir()
-	out, stderr, err := edged(t, "synth", "-beacon", "H", "-windows", "9", "-bursts", "odd", "-out", dir)
-	if err != nil {
-		t.Fatalf("synth: %v\n%s", err, stderr)
-	}
+	rec := synthesize(t, dir, "-beacon", "H", "-windows", "9", "-bursts", "odd")
 	var mu sync.Mutex
 	got := map[string]bool{}
 	subscribe(t, broker.URL(), "replay-sub", "heimdall/rx-replay/fix", func(_ mqtt.Client, m mqtt.Message) {
@@ -234,11 +216,11 @@ func TestE2EReplayToMQTT(t *testing.T) {
 		got[f.ID] = true
 		mu.Unlock()
 	})
-	if _, stderr, err := edged(t, "replay", "-receiver-id", "rx-replay", "-mqtt", broker.URL(), strings.TrimSpace(out)); err != nil {
+	if _, stderr, err := edged(t, "replay", "-receiver-id", "rx-replay", "-mqtt", broker.URL(), rec); err != nil {
 		t.Fatalf("replay: %v\n%s", err, stderr)
 	}
 	// replay returned after PUBACKs; the subscriber's copies may still be in flight.
-	eventually(t, 10*time.Second, "4 fixes at the subscriber", func() bool {
+	testenv.Eventually(t, 10*time.Second, "4 fixes at the subscriber", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(got) == 4

@@ -111,6 +111,16 @@ func validFix(t testing.TB, source string, b []byte) {
 	}
 }
 
+// synthesize runs `edged synth ARGS -out DIR` and returns the recording it wrote.
+func synthesize(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	out, stderr, err := edged(t, append(append([]string{"synth"}, args...), "-out", dir)...)
+	if err != nil {
+		t.Fatalf("synth: %v\n%s", err, stderr)
+	}
+	return strings.TrimSpace(out)
+}
+
 func edged(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
 	cmd := exec.Command(edgedBin, args...)
@@ -174,16 +184,12 @@ func TestE2EReplaySynthetic(t *testing.T) {
 	for _, format := range []string{"cu8", "cs16", "cf32"} {
 		t.Run(format, func(t *testing.T) {
 			dir := t.TempDir()
-			out, stderr, err := edged(t, "synth", "-beacon", "B", "-format", format, "-windows", "10", "-bursts", "1,2,5,9", "-snr-db", "15", "-seed", "7", "-out", dir)
-			if err != nil {
-				t.Fatalf("synth: %v\n%s", err, stderr)
-			}
-			rec := strings.TrimSpace(out)
+			rec := synthesize(t, dir, "-beacon", "B", "-format", format, "-windows", "10", "-bursts", "1,2,5,9", "-snr-db", "15", "-seed", "7")
 			if filepath.Base(rec) != "synth_B_433.92M_250k."+format {
 				t.Errorf("recording named %q", filepath.Base(rec))
 			}
 			db := filepath.Join(dir, "fixes.db")
-			out, stderr, err = edged(t, "replay", "-receiver-id", "rx1", "-db", db, rec)
+			out, stderr, err := edged(t, "replay", "-receiver-id", "rx1", "-db", db, rec)
 			if err != nil {
 				t.Fatalf("replay: %v\n%s", err, stderr)
 			}

@@ -26,6 +26,7 @@ import (
 	"github.com/heimdall/edged/infer/mlflow/mlflowtest"
 	"github.com/heimdall/edged/internal/mosquittotest"
 	"github.com/heimdall/edged/internal/schematest"
+	"github.com/heimdall/edged/internal/testenv"
 	"github.com/heimdall/edged/models/reference"
 )
 
@@ -39,11 +40,7 @@ func TestE2EInterfacesMatchTheirDocuments(t *testing.T) {
 	fake := registryWithV1(t)
 	broker := mosquittotest.Start(t, mosquittotest.Options{})
 	dir := t.TempDir()
-	out, stderr, err := edged(t, "synth", "-beacon", "F", "-windows", "12", "-bursts", "odd", "-out", dir)
-	if err != nil {
-		t.Fatalf("synth: %v\n%s", err, stderr)
-	}
-	rec := strings.TrimSpace(out)
+	rec := synthesize(t, dir, "-beacon", "F", "-windows", "12", "-bursts", "odd")
 
 	var mu sync.Mutex
 	mqttFixes := map[string][]byte{}
@@ -61,7 +58,7 @@ func TestE2EInterfacesMatchTheirDocuments(t *testing.T) {
 		default:
 		}
 	})
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	d := startDaemon(t, fmt.Sprintf(`
 receiver_id: rx-kit
 state_dir: %s
@@ -138,7 +135,7 @@ mlflow: {tracking_uri: %s, model_name: edged-beacon, alias: champion, interval_s
 	}
 
 	// The registry's version 1 installed and active.
-	eventually(t, 60*time.Second, "version 1 from the registry active", func() bool {
+	testenv.Eventually(t, 60*time.Second, "version 1 from the registry active", func() bool {
 		_, b := call("GET", "/api/v1/model", "", nil)
 		return bytes.Contains(b, []byte(`"version":"1"`)) && bytes.Contains(b, []byte(`"source":"mlflow"`))
 	})

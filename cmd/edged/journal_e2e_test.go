@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/heimdall/edged/internal/testenv"
 )
 
 // journalFile is a file standing in for journald's stream: its device and inode, as
@@ -36,7 +38,7 @@ func TestE2EJournalPriorities(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "edged.yaml")
 	// No rtl_tcp server listens there: edged warns that it cannot connect, and retries.
 	config := fmt.Sprintf("receiver_id: rx-journal\nstate_dir: %s\nsource: {kind: rtl_tcp, rtl_tcp: {address: %s}}\nhttp: {listen: %s}\n",
-		t.TempDir(), freeAddr(t), freeAddr(t))
+		t.TempDir(), testenv.FreeAddr(t), testenv.FreeAddr(t))
 	if err := os.WriteFile(path, []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +51,7 @@ func TestE2EJournalPriorities(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	t.Cleanup(func() { cmd.Process.Kill() }) // a failed test leaves no daemon behind
-	eventually(t, 30*time.Second, "a warning logged", func() bool {
+	testenv.Eventually(t, 30*time.Second, "a warning logged", func() bool {
 		b, _ := os.ReadFile(f.Name())
 		return strings.Contains(string(b), " level=WARN ")
 	})

@@ -9,12 +9,14 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
+
+	"github.com/heimdall/edged/internal/testenv"
 )
 
 // Ensure a scrape of a running edged passes the checks of `promtool check metrics` (promlint
 // is the library behind it) and carries the series operators alert on.
 func TestE2EMetricsLint(t *testing.T) {
-	httpAddr := freeAddr(t)
+	httpAddr := testenv.FreeAddr(t)
 	startDaemon(t, fmt.Sprintf(`
 receiver_id: rx-metrics
 state_dir: %s

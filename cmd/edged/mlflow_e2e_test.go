@@ -18,6 +18,7 @@ import (
 
 	"github.com/heimdall/edged/infer/mlflow/mlflowtest"
 	"github.com/heimdall/edged/internal/mosquittotest"
+	"github.com/heimdall/edged/internal/testenv"
 	"github.com/heimdall/edged/models/reference"
 )
 
@@ -100,7 +101,7 @@ func TestE2EModelSyncFromMLflow(t *testing.T) {
 			}
 		}
 	}
-	state, addr := t.TempDir(), freeAddr(t)
+	state, addr := t.TempDir(), testenv.FreeAddr(t)
 	conf := fmt.Sprintf(`
 receiver_id: rx-sync
 state_dir: %s
@@ -120,7 +121,7 @@ mlflow: {tracking_uri: %s, model_name: edged-beacon, alias: champion, interval_s
 	v2 := fake.AddVersion("edged-beacon", mlflowtest.Version{Files: modelFiles(), Layout: mlflowtest.Layout3x,
 		Tags: map[string]string{"edged.sha256": strings.Repeat("0", 64)}})
 	fake.SetAlias("edged-beacon", "champion", v2)
-	eventually(t, 30*time.Second, "checksum failure counted", func() bool {
+	testenv.Eventually(t, 30*time.Second, "checksum failure counted", func() bool {
 		return scrape(t, addr, `edged_model_sync_failures_total{reason="checksum"}`) >= 1
 	})
 	mu.Lock()
@@ -155,7 +156,7 @@ mlflow: {tracking_uri: %s, model_name: edged-beacon, alias: champion, interval_s
 	// MLflow gone: edged restarts on the last installed version (v3), from disk, and is ready.
 	fake.Close()
 	startDaemon(t, conf)
-	eventually(t, 30*time.Second, "ready on v2 offline", func() bool {
+	testenv.Eventually(t, 30*time.Second, "ready on v2 offline", func() bool {
 		resp, err := http.Get("http://" + addr + "/readyz")
 		if err != nil {
 			return false

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 
 	"github.com/heimdall/edged/infer/mlflow/mlflowtest"
+	"github.com/heimdall/edged/internal/testenv"
 	"github.com/heimdall/edged/store"
 )
 
@@ -68,7 +69,7 @@ func TestE2EModelSyncFollowsRegistry(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := []string{"CREDENTIALS_DIRECTORY=" + creds, "MLFLOW_HTTP_REQUEST_MAX_RETRIES=0"}
-	state, addr := t.TempDir(), freeAddr(t)
+	state, addr := t.TempDir(), testenv.FreeAddr(t)
 	conf := fmt.Sprintf(`
 receiver_id: rx-follow
 state_dir: %s
@@ -123,7 +124,7 @@ mlflow: {tracking_uri: %s, model_name: %s, alias: champion, interval_seconds: 36
 	diverged := func(reason string) float64 {
 		return scrape(t, addr, `edged_model_sync_diverged{reason="`+reason+`"}`)
 	}
-	eventually(t, 60*time.Second, "version 1 from the first poll", func() bool { return activeVersion() == "1" })
+	testenv.Eventually(t, 60*time.Second, "version 1 from the first poll", func() bool { return activeVersion() == "1" })
 	lintSyncMetrics(t, addr)
 
 	addAndPoint()

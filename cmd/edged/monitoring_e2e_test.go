@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/heimdall/edged/internal/mosquittotest"
+	"github.com/heimdall/edged/internal/testenv"
 	"github.com/heimdall/edged/monitoring"
 )
 
@@ -22,7 +23,7 @@ import (
 func TestE2EMonitoringMatchesScrape(t *testing.T) {
 	fake := registryWithV1(t)
 	broker := mosquittotest.Start(t, mosquittotest.Options{})
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	startDaemon(t, fmt.Sprintf(`
 receiver_id: rx-mon
 state_dir: %s
@@ -45,7 +46,7 @@ mlflow: {tracking_uri: %s, model_name: edged-beacon, alias: champion, interval_s
 		return strings.Contains(body, "\nedged_mqtt_published_total ") && !strings.Contains(body, "\nedged_mqtt_published_total 0\n") &&
 			!strings.Contains(body, "\nedged_model_sync_last_success_timestamp_seconds 0\n")
 	}
-	eventually(t, 60*time.Second, "a fix published and a model sync poll done", scrape)
+	testenv.Eventually(t, 60*time.Second, "a fix published and a model sync poll done", scrape)
 	// The API's families appear with its first answers.
 	if resp, err := http.Post(base+"/api/v1/predict", "application/json", strings.NewReader(`{"iq_data":[[0.5,0.5],[0.5,-0.5]]}`)); err == nil {
 		resp.Body.Close()

@@ -23,7 +23,7 @@ import (
 func TestE2EReadyAtFirstWindow(t *testing.T) {
 	sock, msgs := notifySocket(t)
 	path := filepath.Join(t.TempDir(), "edged.yaml")
-	config := fmt.Sprintf("receiver_id: rx-ready\nstate_dir: %s\nfix: {print: stdout}\nhttp: {listen: %s}\n", t.TempDir(), freeAddr(t))
+	config := fmt.Sprintf("receiver_id: rx-ready\nstate_dir: %s\nfix: {print: stdout}\nhttp: {listen: %s}\n", t.TempDir(), testenv.FreeAddr(t))
 	if err := os.WriteFile(path, []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func TestE2EReadyAtFirstWindow(t *testing.T) {
 func TestE2EReloadAnswered(t *testing.T) {
 	sock, msgs := notifySocket(t)
 	rt, state := t.TempDir(), t.TempDir()
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	conf := func(gate int) string {
 		return fmt.Sprintf("receiver_id: rx-reload\nstate_dir: %s\nsource:\n  file: {pace: 8}\nfix: {print: none}\ngate: {snr_db: %d}\nhttp: {listen: %s}\n", state, gate, addr)
 	}
@@ -144,7 +144,7 @@ func TestE2EReloadAnswered(t *testing.T) {
 // and exits 0.
 func TestE2EStopWithHungBroker(t *testing.T) {
 	broker := mosquittotest.Start(t, mosquittotest.Options{})
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	d := startDaemon(t, fmt.Sprintf(`
 receiver_id: rx-hung
 state_dir: %s
@@ -154,11 +154,11 @@ fix: {print: none}
 mqtt: {broker: %s, connect_timeout_seconds: 25}
 http: {listen: %s}
 `, t.TempDir(), broker.URL(), addr))
-	eventually(t, 60*time.Second, "fixes acknowledged by the broker", func() bool {
+	testenv.Eventually(t, 60*time.Second, "fixes acknowledged by the broker", func() bool {
 		return scrape(t, addr, "edged_mqtt_published_total") > 0
 	})
 	broker.Pause()
-	eventually(t, 30*time.Second, "fixes in flight to the hung broker", func() bool {
+	testenv.Eventually(t, 30*time.Second, "fixes in flight to the hung broker", func() bool {
 		return scrape(t, addr, "edged_mqtt_inflight_fixes") > 0
 	})
 	start := time.Now()

@@ -26,11 +26,7 @@ import (
 func TestE2EReplayDeterministic(t *testing.T) {
 	root := testenv.ModuleRoot(t)
 	synthDir := t.TempDir()
-	out, stderr, err := edged(t, "synth", "-beacon", "E", "-windows", "30", "-bursts", "all", "-snr-db", "22", "-seed", "9", "-out", synthDir)
-	if err != nil {
-		t.Fatalf("synth: %v\n%s", err, stderr)
-	}
-	synthRec := strings.TrimSpace(out)
+	synthRec := synthesize(t, synthDir, "-beacon", "E", "-windows", "30", "-bursts", "all", "-snr-db", "22", "-seed", "9")
 	cases := []struct {
 		name string
 		runs int

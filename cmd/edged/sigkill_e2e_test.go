@@ -14,6 +14,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/heimdall/edged/internal/mosquittotest"
+	"github.com/heimdall/edged/internal/testenv"
 	"github.com/heimdall/edged/store"
 )
 
@@ -22,11 +23,7 @@ import (
 func TestE2ESIGKILLLosesNoCommittedFix(t *testing.T) {
 	broker := mosquittotest.Start(t, mosquittotest.Options{})
 	dir := t.TempDir()
-	out, stderr, err := edged(t, "synth", "-beacon", "G", "-windows", "40", "-bursts", "all", "-out", dir)
-	if err != nil {
-		t.Fatalf("synth: %v\n%s", err, stderr)
-	}
-	rec := strings.TrimSpace(out)
+	rec := synthesize(t, dir, "-beacon", "G", "-windows", "40", "-bursts", "all")
 
 	var mu sync.Mutex
 	delivered := map[string]bool{}
@@ -38,7 +35,7 @@ func TestE2ESIGKILLLosesNoCommittedFix(t *testing.T) {
 		mu.Unlock()
 	})
 
-	state, addr := filepath.Join(dir, "state"), freeAddr(t)
+	state, addr := filepath.Join(dir, "state"), testenv.FreeAddr(t)
 	// Commits every 0.25 s (the default gathers 5 s) so that the kills land between and
 	// during commits of the 2.6 s recording, with acknowledgements still in memory.
 	conf := fmt.Sprintf("receiver_id: rx-kill\nstate_dir: %s\nsource:\n  file: {path: %s, pace: 1, loop: false}\nfix: {print: none}\nstore: {commit_interval_seconds: 0.25}\nmqtt: {broker: %s, reconnect_min_ms: 100}\nhttp: {listen: %s}\n",
@@ -49,7 +46,7 @@ func TestE2ESIGKILLLosesNoCommittedFix(t *testing.T) {
 	for k := range 5 {
 		d := startDaemon(t, conf)
 		// Kill somewhere inside the 2.6 s recording, once it has started committing.
-		eventually(t, 30*time.Second, "first fixes", func() bool { return scrape(t, addr, "edged_fixes_total") > 0 })
+		testenv.Eventually(t, 30*time.Second, "first fixes", func() bool { return scrape(t, addr, "edged_fixes_total") > 0 })
 		time.Sleep(time.Duration(rng.IntN(2000)) * time.Millisecond) // a random kill point, not synchronisation
 		d.cmd.Process.Signal(syscall.SIGKILL)
 		<-d.done
@@ -62,7 +59,7 @@ func TestE2ESIGKILLLosesNoCommittedFix(t *testing.T) {
 	}
 	// A last run to the end of the recording, then a clean stop: the outbox must empty.
 	d := startDaemon(t, conf)
-	eventually(t, 60*time.Second, "recording finished and outbox empty", func() bool {
+	testenv.Eventually(t, 60*time.Second, "recording finished and outbox empty", func() bool {
 		return strings.Contains(d.stderr.String(), "recording finished") && scrape(t, addr, "edged_outbox_fixes") == 0 &&
 			scrape(t, addr, "edged_mqtt_connected") == 1
 	})
@@ -80,7 +77,7 @@ func TestE2ESIGKILLLosesNoCommittedFix(t *testing.T) {
 	if len(committed) != 40 {
 		t.Errorf("%d fixes committed, want one per bursted window (40)", len(committed))
 	}
-	eventually(t, 10*time.Second, "every committed fix delivered", func() bool {
+	testenv.Eventually(t, 10*time.Second, "every committed fix delivered", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, f := range committed {

@@ -16,13 +16,14 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/heimdall/edged/internal/mosquittotest"
+	"github.com/heimdall/edged/internal/testenv"
 	"github.com/heimdall/edged/store"
 )
 
 // Ensure a daemon with no broker configured says so at start and queues nothing: its
 // outbox stays empty, on /metrics and in the file, while its fixes are stored.
 func TestE2ENoBrokerNoOutbox(t *testing.T) {
-	state, addr := t.TempDir(), freeAddr(t)
+	state, addr := t.TempDir(), testenv.FreeAddr(t)
 	d := startDaemon(t, fmt.Sprintf(`
 receiver_id: rx-nobroker
 state_dir: %s
@@ -32,7 +33,7 @@ fix: {print: none}
 store: {commit_interval_seconds: 0.5}
 http: {listen: %s}
 `, state, addr))
-	eventually(t, 60*time.Second, "200 fixes committed", func() bool { return scrape(t, addr, "edged_fixes_total") >= 200 })
+	testenv.Eventually(t, 60*time.Second, "200 fixes committed", func() bool { return scrape(t, addr, "edged_fixes_total") >= 200 })
 	if n, b := scrape(t, addr, "edged_outbox_fixes"), scrape(t, addr, "edged_outbox_bytes"); n != 0 || b != 0 {
 		t.Errorf("outbox holds %g fixes, %g bytes with no broker configured", n, b)
 	}
@@ -58,10 +59,7 @@ http: {listen: %s}
 func TestE2EPublishedBytesAreComputed(t *testing.T) {
 	broker := mosquittotest.Start(t, mosquittotest.Options{})
 	dir := t.TempDir()
-	out, stderr, err := edged(t, "synth", "-beacon", "A", "-windows", "16", "-bursts", "all", "-out", dir)
-	if err != nil {
-		t.Fatalf("synth: %v\n%s", err, stderr)
-	}
+	rec := synthesize(t, dir, "-beacon", "A", "-windows", "16", "-bursts", "all")
 	var mu sync.Mutex
 	var published []string
 	subscribe(t, broker.URL(), "bytes-sub", "heimdall/rx-bytes/fix", func(_ mqtt.Client, m mqtt.Message) {
@@ -69,7 +67,7 @@ func TestE2EPublishedBytesAreComputed(t *testing.T) {
 		published = append(published, string(m.Payload()))
 		mu.Unlock()
 	})
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	d := startDaemon(t, fmt.Sprintf(`
 receiver_id: rx-bytes
 state_dir: %s
@@ -78,8 +76,8 @@ source:
 fix: {print: stdout}
 mqtt: {broker: %s, reconnect_min_ms: 100}
 http: {listen: %s}
-`, filepath.Join(dir, "state"), strings.TrimSpace(out), broker.URL(), addr))
-	eventually(t, 60*time.Second, "16 fixes published", func() bool {
+`, filepath.Join(dir, "state"), rec, broker.URL(), addr))
+	testenv.Eventually(t, 60*time.Second, "16 fixes published", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(published) >= 16

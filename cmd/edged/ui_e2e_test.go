@@ -192,7 +192,7 @@ func TestE2EStatusPageInBrowser(t *testing.T) {
 	fake := mlflowtest.New(t)
 	v := fake.AddVersion("edged-beacon", mlflowtest.Version{Files: modelFiles(), Tags: map[string]string{"edged.sha256": sha(reference.Model)}})
 	fake.SetAlias("edged-beacon", "champion", v)
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	dir := t.TempDir()
 	token, challenger := filepath.Join(dir, "token"), filepath.Join(dir, "challenger.onnx")
 	if err := os.WriteFile(token, []byte("s3cret\n"), 0o600); err != nil {
@@ -214,7 +214,7 @@ mqtt: {broker: %s, reconnect_min_ms: 100}
 http: {listen: %s, token_file: %s}
 mlflow: {tracking_uri: %s, model_name: edged-beacon, alias: champion, interval_seconds: 2}
 `, dir, rtl.Addr(), challenger, broker.URL(), addr, token, fake.URL), "MLFLOW_HTTP_REQUEST_MAX_RETRIES=0")
-	eventually(t, 60*time.Second, "readyz 200", func() bool {
+	testenv.Eventually(t, 60*time.Second, "readyz 200", func() bool {
 		resp, err := http.Get("http://" + addr + "/readyz")
 		if err != nil {
 			return false

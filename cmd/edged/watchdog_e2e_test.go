@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/heimdall/edged/capture/rtltcptest"
+	"github.com/heimdall/edged/internal/testenv"
 )
 
 // notifySocket listens where systemd would, collecting sd_notify datagrams.
@@ -57,7 +58,7 @@ func waitFor(t *testing.T, msgs <-chan string, want string, limit time.Duration)
 func TestE2EWatchdogFollowsSamples(t *testing.T) {
 	srv := rtltcptest.Start(t, rtltcptest.Options{RateHz: 250000})
 	sock, msgs := notifySocket(t)
-	httpAddr := freeAddr(t)
+	httpAddr := testenv.FreeAddr(t)
 	startDaemon(t, fmt.Sprintf(`
 receiver_id: rx-wd
 state_dir: %s
@@ -112,9 +113,9 @@ http: {listen: %s}
 // Ensure a daemon configured for a dongle that is not there keeps running, reports
 // not-ready with the reason, and keeps retrying.
 func TestE2EDaemonWithoutDongle(t *testing.T) {
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	d := startDaemon(t, fmt.Sprintf("receiver_id: rx-nodongle\nstate_dir: %s\nsource: {kind: rtlsdr}\nhttp: {listen: %s}\n", t.TempDir(), addr))
-	eventually(t, 30*time.Second, "readyz answering 503", func() bool {
+	testenv.Eventually(t, 30*time.Second, "readyz answering 503", func() bool {
 		resp, err := http.Get("http://" + addr + "/readyz")
 		if err != nil {
 			return false
@@ -122,7 +123,7 @@ func TestE2EDaemonWithoutDongle(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode == 503
 	})
-	eventually(t, 30*time.Second, "retries logged", func() bool {
+	testenv.Eventually(t, 30*time.Second, "retries logged", func() bool {
 		return strings.Count(d.stderr.String(), "no RTL-SDR device found") >= 2
 	})
 	select {

@@ -3,7 +3,6 @@ package mlflow_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -20,18 +19,7 @@ import (
 func TestDownloadDirEntryCapCountsDirectories(t *testing.T) {
 	s := mlflowtest.New(t)
 	v := s.AddVersion(model, mlflowtest.Version{Files: modelFiles()})
-	var b strings.Builder
-	b.WriteString(`{"files": [`)
-	for i := range 20000 {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, `{"path": "d%05d", "is_dir": true}`, i)
-	}
-	b.WriteString("]}")
-	listing := b.String()
-	// Every listing, the root's and each directory's, names 20,000 directories.
-	s.Override(mlflowtest.RouteArtifactList, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, listing) })
+	s.ListDirectoriesOnly(20000)
 	dst := t.TempDir()
 	_, err := newClient(t, fastConfig(s.URL)).DownloadDir(context.Background(), s.Source(model, v), dst, 0)
 	if !errors.Is(err, mlflow.ErrBadResponse) || !strings.Contains(err.Error(), "more than 10000 entries") {

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -428,15 +427,4 @@ func (d *daemon) check(t *testing.T, name string, fn func() error) {
 	if err != nil {
 		t.Errorf("%s: %v", name, err)
 	}
-}
-
-// freePort is a loopback address nothing listens on at the time of the call.
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }

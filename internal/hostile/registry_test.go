@@ -5,11 +5,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -61,19 +59,7 @@ func TestHostileRegistry(t *testing.T) {
 	d := startDaemon(t, fmt.Sprintf("receiver_id: rx\nfix: {print: none}\nmlflow: {tracking_uri: '%s', model_name: %s, alias: champion, interval_seconds: 3600, max_download_bytes: 104857600}\n", fake.URL, name))
 	waitActive(t, d, "1")
 
-	dirs := func() {
-		var b strings.Builder
-		b.WriteString(`{"files": [`)
-		for i := range 20000 {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			fmt.Fprintf(&b, `{"path": "d%05d", "is_dir": true}`, i)
-		}
-		b.WriteString("]}")
-		listing := b.String()
-		fake.Override(mlflowtest.RouteArtifactList, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, listing) })
-	}
+	dirs := func() { fake.ListDirectoriesOnly(20000) }
 	declared := func(size int64) func() {
 		return func() {
 			fake.Override(mlflowtest.RouteArtifactList, func(w http.ResponseWriter, r *http.Request) {

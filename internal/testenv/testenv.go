@@ -100,6 +100,18 @@ func RestartablePort() (int, error) {
 	return 0, fmt.Errorf("no free port in 10000-%d after 200 tries", low)
 }
 
+// FreeAddr is a loopback address nothing listened on at the time of the call: for a server
+// a test starts in another process, which must bind it itself.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
 // Eventually polls cond every few milliseconds until it holds, and returns when it did; it
 // fails the test, naming what, if cond still does not hold after limit. For waiting on a
 // state that has no event to wait on (a counter, a server's answer).

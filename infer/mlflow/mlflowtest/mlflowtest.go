@@ -394,6 +394,22 @@ func (s *Server) Override(route Route, h http.HandlerFunc) {
 	s.overrides[route] = h
 }
 
+// ListDirectoriesOnly makes every artifact listing, the root's and each directory's, name n
+// directories and no file: a registry that would have a client walk n^depth directories.
+func (s *Server) ListDirectoriesOnly(n int) {
+	var b strings.Builder
+	b.WriteString(`{"files": [`)
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, `{"path": "d%05d", "is_dir": true}`, i)
+	}
+	b.WriteString("]}")
+	listing := b.String()
+	s.Override(RouteArtifactList, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, listing) })
+}
+
 // ClearFaults removes failures, hangs, truncation, auth and overrides.
 func (s *Server) ClearFaults() {
 	s.mu.Lock()
