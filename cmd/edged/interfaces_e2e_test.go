@@ -279,7 +279,7 @@ mlflow: {tracking_uri: %s, model_name: edged-beacon, alias: champion, interval_s
 // the reference model, with its checksum tag.
 func registryWithV1(t *testing.T) *mlflowtest.Server {
 	fake := mlflowtest.New(t)
-	v1 := fake.AddVersion("edged-beacon", mlflowtest.Version{Files: modelFiles(), Tags: map[string]string{"edged.sha256": sha(reference.Model)}})
+	v1 := fake.AddVersion("edged-beacon", mlflowtest.ONNXVersion(reference.Model))
 	fake.SetAlias("edged-beacon", "champion", v1)
 	return fake
 }

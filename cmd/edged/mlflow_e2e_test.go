@@ -1,8 +1,6 @@
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -22,38 +20,13 @@ import (
 	"github.com/heimdall/edged/models/reference"
 )
 
-const mlmodel = `artifact_path: model
-flavors:
-  onnx:
-    code: null
-    data: model.onnx
-    onnx_version: 1.12.0
-mlflow_version: 2.14.1
-model_size_bytes: %d
-`
-
-func modelFiles() map[string][]byte {
-	return map[string][]byte{
-		"model.onnx": reference.Model,
-		"MLmodel":    []byte(fmt.Sprintf(mlmodel, len(reference.Model))),
-	}
-}
-
-// tagged is the registry tags a version of the reference model carries.
-func tagged() map[string]string { return map[string]string{"edged.sha256": sha(reference.Model)} }
-
-func sha(b []byte) string {
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
-}
-
 // Ensure the daemon follows an MLflow alias: a new version is verified, installed and
 // serving within a poll, fixes carry it, the model topic shows it; a version whose checksum
 // tag is wrong is refused while the current one keeps serving; and a restart with MLflow
 // unreachable comes up ready on the last installed version.
 func TestE2EModelSyncFromMLflow(t *testing.T) {
 	fake := mlflowtest.New(t)
-	v1 := fake.AddVersion("edged-beacon", mlflowtest.Version{Files: modelFiles(), Tags: map[string]string{"edged.sha256": sha(reference.Model)}})
+	v1 := fake.AddVersion("edged-beacon", mlflowtest.ONNXVersion(reference.Model))
 	fake.SetAlias("edged-beacon", "champion", v1)
 	broker := mosquittotest.Start(t, mosquittotest.Options{})
 
@@ -118,8 +91,10 @@ mlflow: {tracking_uri: %s, model_name: edged-beacon, alias: champion, interval_s
 	waitUntil("fixes from version 1", func() bool { return fixVersions["edged-beacon@1"] > 0 })
 
 	// A version whose checksum tag lies is downloaded, refused and counted; v1 keeps serving.
-	v2 := fake.AddVersion("edged-beacon", mlflowtest.Version{Files: modelFiles(), Layout: mlflowtest.Layout3x,
-		Tags: map[string]string{"edged.sha256": strings.Repeat("0", 64)}})
+	good := mlflowtest.ONNXVersion(reference.Model)
+	lying := good
+	lying.Layout, lying.Tags = mlflowtest.Layout3x, map[string]string{"edged.sha256": strings.Repeat("0", 64)}
+	v2 := fake.AddVersion("edged-beacon", lying)
 	fake.SetAlias("edged-beacon", "champion", v2)
 	testenv.Eventually(t, 30*time.Second, "checksum failure counted", func() bool {
 		return scrape(t, addr, `edged_model_sync_failures_total{reason="checksum"}`) >= 1
@@ -130,13 +105,13 @@ mlflow: {tracking_uri: %s, model_name: edged-beacon, alias: champion, interval_s
 	waitUntil("v1 still serving", func() bool { return fixVersions["edged-beacon@1"] > before+2 && modelTopic == "edged-beacon@1" })
 
 	// The publisher fixes the tag: the next poll installs v2 (3.x logged-model layout).
-	fake.SetTag("edged-beacon", v2, "edged.sha256", sha(reference.Model))
+	fake.SetTag("edged-beacon", v2, "edged.sha256", good.Tags["edged.sha256"])
 	waitUntil("version 2 announced", func() bool { return modelTopic == "edged-beacon@2" })
 	waitUntil("fixes from version 2", func() bool { return fixVersions["edged-beacon@2"] > 0 })
 
 	// A model saved with ONNX external data (as mlflow.onnx does): the sidecar is synced
 	// beside model.onnx and ONNX Runtime finds it there.
-	ext := map[string][]byte{"MLmodel": []byte(fmt.Sprintf(mlmodel, 0))}
+	ext := map[string][]byte{"MLmodel": mlflowtest.MLmodel(0)}
 	for _, f := range []string{"model.onnx", "0c9f2a3e-2b1d-11ef-9a1b-0242ac120002"} {
 		b, err := os.ReadFile(filepath.Join("testdata", "external_data", f))
 		if err != nil {
@@ -144,7 +119,7 @@ mlflow: {tracking_uri: %s, model_name: edged-beacon, alias: champion, interval_s
 		}
 		ext[f] = b
 	}
-	v3 := fake.AddVersion("edged-beacon", mlflowtest.Version{Files: ext, Tags: map[string]string{"edged.sha256": sha(ext["model.onnx"])}})
+	v3 := fake.AddVersion("edged-beacon", mlflowtest.Version{Files: ext, Tags: mlflowtest.ONNXVersion(ext["model.onnx"]).Tags})
 	fake.SetAlias("edged-beacon", "champion", v3)
 	waitUntil("version 3 (external data) announced", func() bool { return modelTopic == "edged-beacon@3" })
 	waitUntil("fixes from version 3", func() bool { return fixVersions["edged-beacon@3"] > 0 })
@@ -180,7 +155,7 @@ mlflow: {tracking_uri: %s, model_name: edged-beacon, alias: champion, interval_s
 // the record, and a bad version is refused.
 func TestE2EModelCommands(t *testing.T) {
 	fake := mlflowtest.New(t)
-	v1 := fake.AddVersion("edged-beacon", mlflowtest.Version{Files: modelFiles(), Tags: tagged()})
+	v1 := fake.AddVersion("edged-beacon", mlflowtest.ONNXVersion(reference.Model))
 	fake.SetAlias("edged-beacon", "champion", v1)
 	conf := filepath.Join(t.TempDir(), "edged.yaml")
 	os.WriteFile(conf, []byte(fmt.Sprintf("state_dir: %s\nmlflow: {tracking_uri: %s, model_name: edged-beacon, alias: champion}\n", t.TempDir(), fake.URL)), 0o644)
@@ -195,7 +170,9 @@ func TestE2EModelCommands(t *testing.T) {
 	if out := run("sync"); !strings.Contains(out, "version 1") {
 		t.Errorf("sync: %s", out)
 	}
-	v2 := fake.AddVersion("edged-beacon", mlflowtest.Version{Files: modelFiles(), Layout: mlflowtest.Layout3x, Tags: tagged()})
+	v3x := mlflowtest.ONNXVersion(reference.Model)
+	v3x.Layout = mlflowtest.Layout3x
+	v2 := fake.AddVersion("edged-beacon", v3x)
 	fake.SetAlias("edged-beacon", "champion", v2)
 	if out := run("sync"); !strings.Contains(out, "version 2") {
 		t.Errorf("second sync: %s", out)

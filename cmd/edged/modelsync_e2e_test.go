@@ -18,6 +18,7 @@ import (
 
 	"github.com/heimdall/edged/infer/mlflow/mlflowtest"
 	"github.com/heimdall/edged/internal/testenv"
+	"github.com/heimdall/edged/models/reference"
 	"github.com/heimdall/edged/store"
 )
 
@@ -58,7 +59,7 @@ func TestE2EModelSyncFollowsRegistry(t *testing.T) {
 	fake := mlflowtest.New(t)
 	const name = "edged-beacon"
 	addAndPoint := func() string {
-		v := fake.AddVersion(name, mlflowtest.Version{Files: modelFiles(), Tags: tagged()})
+		v := fake.AddVersion(name, mlflowtest.ONNXVersion(reference.Model))
 		fake.SetAlias(name, "champion", v)
 		return v
 	}

@@ -190,7 +190,7 @@ func TestE2EStatusPageInBrowser(t *testing.T) {
 	t.Cleanup(rtl.Resume)
 	broker := mosquittotest.Start(t, mosquittotest.Options{})
 	fake := mlflowtest.New(t)
-	v := fake.AddVersion("edged-beacon", mlflowtest.Version{Files: modelFiles(), Tags: map[string]string{"edged.sha256": sha(reference.Model)}})
+	v := fake.AddVersion("edged-beacon", mlflowtest.ONNXVersion(reference.Model))
 	fake.SetAlias("edged-beacon", "champion", v)
 	addr := testenv.FreeAddr(t)
 	dir := t.TempDir()

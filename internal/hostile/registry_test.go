@@ -1,8 +1,6 @@
 package hostile
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -14,29 +12,6 @@ import (
 	"github.com/heimdall/edged/infer/infertest"
 	"github.com/heimdall/edged/infer/mlflow/mlflowtest"
 )
-
-const mlmodel = `artifact_path: model
-flavors:
-  onnx:
-    code: null
-    data: model.onnx
-    onnx_version: 1.12.0
-mlflow_version: 2.14.1
-model_size_bytes: %d
-`
-
-func sha(b []byte) string {
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
-}
-
-// version is a registry version holding model as its ONNX file, tagged with its SHA-256.
-func version(model []byte) mlflowtest.Version {
-	return mlflowtest.Version{
-		Files: map[string][]byte{"model.onnx": model, "MLmodel": []byte(fmt.Sprintf(mlmodel, len(model)))},
-		Tags:  map[string]string{"edged.sha256": sha(model)},
-	}
-}
 
 // TestHostileRegistry serves the daemon hostile versions from the test MLflow registry:
 // the two models whose contracts overflowed (they crashed the daemon at every restart), a
@@ -55,7 +30,7 @@ func TestHostileRegistry(t *testing.T) {
 	}
 	fake := mlflowtest.New(t)
 	const name = "edged-beacon"
-	fake.SetAlias(name, "champion", fake.AddVersion(name, version(ref)))
+	fake.SetAlias(name, "champion", fake.AddVersion(name, mlflowtest.ONNXVersion(ref)))
 	d := startDaemon(t, fmt.Sprintf("receiver_id: rx\nfix: {print: none}\nmlflow: {tracking_uri: '%s', model_name: %s, alias: champion, interval_seconds: 3600, max_download_bytes: 104857600}\n", fake.URL, name))
 	waitActive(t, d, "1")
 
@@ -67,7 +42,7 @@ func TestHostileRegistry(t *testing.T) {
 			})
 		}
 	}
-	untagged := version(ref)
+	untagged := mlflowtest.ONNXVersion(ref)
 	untagged.Tags = nil
 	garbage := make([]byte, 64<<10)
 	for i := range garbage {
@@ -81,14 +56,14 @@ func TestHostileRegistry(t *testing.T) {
 		// fetches is how many files the case may download (-1: any).
 		fetches int
 	}{
-		{"first_bin 2^63-64 in the contract", version(overflowing["first_bin"]), nil, "verify", -1},
-		{"frames 2^58 with a dynamic time axis", version(overflowing["frames"]), nil, "verify", -1},
-		{"random bytes as the model", version(garbage), nil, "verify", -1},
+		{"first_bin 2^63-64 in the contract", mlflowtest.ONNXVersion(overflowing["first_bin"]), nil, "verify", -1},
+		{"frames 2^58 with a dynamic time axis", mlflowtest.ONNXVersion(overflowing["frames"]), nil, "verify", -1},
+		{"random bytes as the model", mlflowtest.ONNXVersion(garbage), nil, "verify", -1},
 		{"no edged.sha256 tag", untagged, nil, "checksum", 0},
-		{"a listing of 20,000 directories", version(ref), dirs, "server", 0},
+		{"a listing of 20,000 directories", mlflowtest.ONNXVersion(ref), dirs, "server", 0},
 		// Over mlflow.max_download_bytes: refused from the listing, nothing fetched.
-		{"a 1 GiB declared artifact", version(ref), declared(1 << 30), "size", 0},
-		{"a model shorter than its listing says", version(ref), declared(int64(len(ref)) + 1000), "size", -1},
+		{"a 1 GiB declared artifact", mlflowtest.ONNXVersion(ref), declared(1 << 30), "size", 0},
+		{"a model shorter than its listing says", mlflowtest.ONNXVersion(ref), declared(int64(len(ref)) + 1000), "size", -1},
 	}
 	for _, c := range cases {
 		caseName := "registry: " + c.name

@@ -7,6 +7,7 @@ package mlflowtest
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -70,6 +71,30 @@ type Version struct {
 	// CreatedMs/UpdatedMs the otherwise ticking clock, for byte-exact fixtures.
 	RunID, ModelID       string
 	CreatedMs, UpdatedMs int64
+}
+
+// MLmodel is the MLmodel file mlflow.onnx.log_model writes beside an ONNX model of size
+// bytes.
+func MLmodel(size int) []byte {
+	return fmt.Appendf(nil, `artifact_path: model
+flavors:
+  onnx:
+    code: null
+    data: model.onnx
+    onnx_version: 1.12.0
+mlflow_version: 2.14.1
+model_size_bytes: %d
+`, size)
+}
+
+// ONNXVersion is a version as mlflow.onnx logs one, model.onnx and its MLmodel, tagged with
+// the model's SHA-256 (edged.sha256) as edged requires by default.
+func ONNXVersion(model []byte) Version {
+	sum := sha256.Sum256(model)
+	return Version{
+		Files: map[string][]byte{"model.onnx": model, "MLmodel": MLmodel(len(model))},
+		Tags:  map[string]string{"edged.sha256": hex.EncodeToString(sum[:])},
+	}
 }
 
 type modelVersion struct {
